@@ -1,0 +1,37 @@
+"""POST /v1/integrations — create an integration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations import service
+from integrations.api import Router, account_id, build_app, error_responses
+from integrations.models import CreateIntegrationRequest, IntegrationResponse
+from integrations.observability import logger, tracer
+
+router = Router()
+
+
+@router.post(
+    "/v1/integrations",
+    status_code=201,
+    summary="Create an integration",
+    description="Configure a new integration. Credentials are never returned. Enabled by default.",
+    responses={201: {"description": "The created integration"}, **error_responses(400, 413)},
+    tags=["Integrations"],
+)
+def create_integration(request: CreateIntegrationRequest) -> IntegrationResponse:
+    record = service.from_environment().create(account_id(router), request)
+    logger.info("Integration created", extra={"integration_id": record.id, "provider": record.provider})
+    return record.to_response()
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,36 @@
+"""DELETE /v1/integrations/{id} — delete an integration and its credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations import service
+from integrations.api import Router, account_id, build_app, error_responses, integration_id
+from integrations.models import DeleteResponse
+from integrations.observability import logger, tracer
+
+router = Router()
+
+
+@router.delete(
+    "/v1/integrations/<id>",
+    summary="Delete an integration",
+    description="Stops deliveries at once and deletes the credentials; delivery logs stay readable for 30 days.",
+    responses={200: {"description": "Confirmation"}, **error_responses(400, 404, 409)},
+    tags=["Integrations"],
+)
+def delete_integration(id: str) -> DeleteResponse:  # noqa: A002 - the seed's name
+    service.from_environment().delete(account_id(router), integration_id(id))
+    logger.info("Integration deleted", extra={"integration_id": id})
+    return DeleteResponse()
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,34 @@
+"""GET /v1/integrations/providers — the provider catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations.api import Router, build_app, error_responses
+from integrations.models import ProvidersResponse
+from integrations.observability import logger, tracer
+from integrations.providers.catalog import provider_catalog
+
+router = Router()
+
+
+@router.get(
+    "/v1/integrations/providers",
+    summary="List available providers",
+    description="The supported providers with their credential and config fields and supported events.",
+    responses={200: {"description": "The provider catalog"}, **error_responses()},
+    tags=["Integrations"],
+)
+def list_providers() -> ProvidersResponse:
+    return provider_catalog()
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,36 @@
+"""PATCH /v1/integrations/{id} — change the given fields of an integration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations import service
+from integrations.api import Router, account_id, build_app, error_responses, integration_id
+from integrations.models import IntegrationResponse, UpdateIntegrationRequest
+from integrations.observability import logger, tracer
+
+router = Router()
+
+
+@router.patch(
+    "/v1/integrations/<id>",
+    summary="Update an integration",
+    description="Only the fields given change; credentials merge key by key; config is replaced.",
+    responses={200: {"description": "The updated integration"}, **error_responses(400, 404, 409, 413)},
+    tags=["Integrations"],
+)
+def update_integration(id: str, request: UpdateIntegrationRequest) -> IntegrationResponse:  # noqa: A002 - the seed's name
+    record = service.from_environment().update(account_id(router), integration_id(id), request)
+    logger.info("Integration updated", extra={"integration_id": record.id, "fields": sorted(request.model_fields_set)})
+    return record.to_response()
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,109 @@
+"""The HTTP glue shared by the route functions: one resolver per function, one error shape for every failure."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+
+from integrations.errors import FieldError, PayloadTooLarge, ServiceError, ValidationFailed, error_body, field_path
+from integrations.models import ErrorResponse
+from integrations.observability import logger
+
+MAX_BODY_BYTES = 64 * 1024  # the largest valid request (50 recipients, 20 headers) is a few KB
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input (validation_error), with one detail per invalid field",
+    401: "Missing X-API-Key header (unauthorized)",
+    403: "Unknown or revoked API key (forbidden)",
+    404: "No such integration for this account (not_found)",
+    409: "The integration changed concurrently (conflict)",
+    413: "Request body larger than 64 KB (payload_too_large)",
+    429: "Too many requests (rate_limited)",
+    500: "Unexpected server error (internal_error)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI ``responses`` for the error statuses a route can answer (auth and 5xx always apply)."""
+    return {
+        status: {"description": _ERROR_DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorResponse}}}
+        for status in sorted({*statuses, 401, 403, 429, 500})
+    }
+
+
+def _error(status: int, code: str, message: str, details: list[FieldError] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message, details))
+
+
+def _on_service_error(error: ServiceError) -> Response[Any]:
+    return _error(error.status, error.code, error.message, error.details)
+
+
+def _on_request_validation_error(error: RequestValidationError) -> Response[Any]:
+    problems = error.errors()
+    if any(p["type"] == "json_invalid" for p in problems):
+        return _error(400, "validation_error", "Request body is not valid JSON", [FieldError("body", "invalid JSON")])
+    details = []
+    for problem in problems:
+        loc = tuple(problem["loc"])
+        # Powertools prefixes the location with where the value came from ("body", "path", "query").
+        path = field_path(loc[1:]) or str(loc[0])
+        details.append(FieldError(path, str(problem["msg"]).removeprefix("Value error, ")))
+    return _error(400, "validation_error", "Invalid request", details)
+
+
+def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
+    return _error(400, "validation_error", "Content-Type must be application/json", [FieldError("body", "not JSON")])
+
+
+def _on_route_not_found(_: NotFoundError) -> Response[Any]:
+    return _error(404, "not_found", "Route not found")
+
+
+def _on_unexpected(error: Exception) -> Response[Any]:
+    logger.exception("Unhandled error", extra={"error_type": type(error).__name__})
+    return _error(500, "internal_error", "Internal error")
+
+
+def _limit_body_size(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    body = app.current_event.body or ""
+    if len(body.encode()) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
+    return next_middleware(app)
+
+
+def build_app(router: Router) -> APIGatewayRestResolver:
+    """A validating resolver serving ``router``'s routes, with the design's error body for every failure."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    app.use(middlewares=[_limit_body_size])
+    app.exception_handler(ServiceError)(_on_service_error)
+    app.exception_handler(RequestValidationError)(_on_request_validation_error)
+    app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
+    app.not_found(_on_route_not_found)
+    app.exception_handler(Exception)(_on_unexpected)
+    app.include_router(router)
+    return app
+
+
+def account_id(router: Router) -> str:
+    """The account the authorizer mapped the API key to."""
+    account = router.current_event.request_context.authorizer.get("accountId")
+    if not account:  # API Gateway never routes without the authorizer's context
+        raise RuntimeError("request reached a route without an authorizer context")
+    return str(account)
+
+
+def integration_id(value: str) -> str:
+    """A path id; anything but a UUID is a client mistake, not an unknown integration."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValidationFailed("Invalid integration id", [FieldError("id", "must be a UUID")]) from None
+    return value.lower()
+

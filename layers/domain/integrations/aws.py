@@ -1,0 +1,23 @@
+"""boto3 clients, created once per container on first use (never at import time)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Fail fast inside a Lambda's time budget instead of botocore's 60 s defaults.
+_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+
+
+@cache
+def client(service: str) -> Any:
+    """The shared client for ``service``; the endpoint comes from AWS_ENDPOINT_URL when set."""
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset() -> None:
+    """Forget every client (tests switch between mocked AWS environments)."""
+    client.cache_clear()

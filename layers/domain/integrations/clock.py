@@ -1,0 +1,22 @@
+"""Time and identifiers: UTC ISO 8601 with ``Z`` at second precision, and UUIDv7 ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import uuid6
+
+
+def now() -> datetime:
+    """The current UTC time, truncated to the second as the API shows it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-04-10T16:30:22Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id() -> str:
+    """A time-ordered UUIDv7, so ids sort by creation time."""
+    return str(uuid6.uuid7())

@@ -1,0 +1,126 @@
+"""The API's request and response models, exactly the seed's fields (responses never carry secrets)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+
+from integrations.catalog import DeliveryStatus, EventType, Severity
+from integrations.providers import PROVIDERS
+
+MAX_NAME = 100
+
+
+def _known_provider(value: str) -> str:
+    if value not in PROVIDERS:
+        raise ValueError(f"unknown provider; expected one of {', '.join(PROVIDERS)}")
+    return value
+
+
+def _distinct(events: list[EventType]) -> list[EventType]:
+    return list(dict.fromkeys(events))
+
+
+ProviderId = Annotated[
+    str,
+    AfterValidator(_known_provider),
+    WithJsonSchema({"type": "string", "enum": list(PROVIDERS)}),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+EnabledEvents = Annotated[list[EventType], Field(min_length=1, max_length=50), AfterValidator(_distinct)]
+# Shapes are checked against the provider's own models once the provider is known.
+ProviderFields = Annotated[dict[str, Any], Field(max_length=50)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateIntegrationRequest(_Request):
+    provider: ProviderId = Field(description='Provider ID (e.g. "slack", "webhook", "jira", "pagerduty", "email")')
+    name: Name = Field(description='Display name for this integration (e.g. "Security Team Slack")')
+    credentials: ProviderFields = Field(description="Provider-specific credentials (see the providers endpoint)")
+    config: ProviderFields | None = Field(default=None, description="Provider-specific configuration options")
+    enabledEvents: EnabledEvents = Field(description="Event types to subscribe to (see the providers endpoint)")
+    minimumSeverity: Severity | None = Field(
+        default=None, description="Minimum severity for finding events; findings below it are not delivered"
+    )
+
+
+class UpdateIntegrationRequest(_Request):
+    """Only the fields present change; ``config`` and ``minimumSeverity`` may be set to null to clear them."""
+
+    name: Name | None = None
+    credentials: ProviderFields | None = Field(default=None, description="Merged key by key into the stored credentials")
+    config: ProviderFields | None = Field(default=None, description="Replaces the stored configuration")
+    enabledEvents: EnabledEvents | None = None
+    minimumSeverity: Severity | None = None
+    enabled: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_empty_nor_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("the body must contain at least one field to update")
+            for key in ("name", "credentials", "enabledEvents", "enabled"):
+                if key in data and data[key] is None:
+                    raise ValueError(f"{key} cannot be null")
+        return data
+
+
+class IntegrationResponse(BaseModel):
+    id: str
+    provider: str
+    name: str
+    enabled: bool
+    enabledEvents: list[EventType]
+    minimumSeverity: Severity | None
+    lastDeliveryAt: str | None
+    lastDeliveryStatus: DeliveryStatus | None
+    createdAt: str
+    updatedAt: str
+
+
+class IntegrationListResponse(BaseModel):
+    data: list[IntegrationResponse]
+
+
+class DeleteResponse(BaseModel):
+    message: str = "Integration deleted successfully"
+
+
+class ProviderField(BaseModel):
+    name: str
+    type: str
+    required: bool
+    description: str
+
+
+class ProviderInfo(BaseModel):
+    id: str
+    name: str
+    description: str
+    credentialFields: list[ProviderField]
+    configFields: list[ProviderField]
+    supportedEvents: list[EventType]
+
+
+class ProvidersResponse(BaseModel):
+    providers: list[ProviderInfo]
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="validation_error, unauthorized, forbidden, not_found, conflict, …")
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo

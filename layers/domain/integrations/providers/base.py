@@ -1,0 +1,87 @@
+"""The declarative provider base: identity, credential and config models, supported events."""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationInfo
+from pydantic.fields import FieldInfo
+
+from integrations.catalog import EventType
+
+FieldType = Literal["string", "string[]", "boolean", "object"]
+
+
+class ProviderModel(BaseModel):
+    """Credentials and config: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class NoConfig(ProviderModel):
+    """A provider without configuration options."""
+
+
+class Provider:
+    """One third-party destination. Subclasses only declare; the catalog and validation derive from them."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    description: ClassVar[str]
+    credentials: ClassVar[type[ProviderModel]]
+    config: ClassVar[type[ProviderModel]] = NoConfig
+    supported_events: ClassVar[tuple[EventType, ...]]
+
+
+def allows_local(info: ValidationInfo) -> bool:
+    """Whether this validation runs with ``ALLOW_LOCAL_DESTINATIONS`` on (local stack and tests)."""
+    return bool(info.context and info.context.get("allow_local_destinations"))
+
+
+def check_destination_url(value: str, info: ValidationInfo) -> str:
+    """An absolute HTTPS URL with a host; plain http only where local destinations are allowed."""
+    if len(value) > 2048:
+        raise ValueError("must be at most 2048 characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ValueError("must be a valid URL") from None
+    allowed = ("https", "http") if allows_local(info) else ("https",)
+    if parts.scheme not in allowed:
+        raise ValueError("must be an HTTPS URL")
+    if not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("must be a valid URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not contain a user name or password")
+    return value
+
+
+def check_email(value: str) -> str:
+    """A syntactically valid address; the message never echoes it (recipients are credentials)."""
+    from email_validator import EmailNotValidError, validate_email  # imported only when an email is validated
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("must be a valid email address") from None
+
+
+EmailAddress = Annotated[str, StringConstraints(max_length=254), AfterValidator(check_email)]
+
+
+def field_type(field: FieldInfo) -> FieldType:
+    """The catalog's type name for a credential or config field, from its annotation."""
+    annotation: Any = field.annotation
+    if get_origin(annotation) in (Union, types.UnionType):  # Optional[X] → X
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    origin = get_origin(annotation) or annotation
+    if origin is list:
+        return "string[]"
+    if origin is dict:
+        return "object"
+    if annotation is bool:
+        return "boolean"
+    return "string"

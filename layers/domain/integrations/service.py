@@ -1,0 +1,179 @@
+"""The management logic: validate against the provider catalog, keep the table and the secrets consistent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from integrations import clock, settings
+from integrations.catalog import EventType
+from integrations.errors import FieldError, NotFound, ValidationFailed, field_path
+from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
+from integrations.providers import PROVIDERS, Provider
+from integrations.store import IntegrationRecord, IntegrationStore
+from integrations.vault import CredentialVault
+
+TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
+
+
+def _errors(prefix: str, error: ValidationError) -> list[FieldError]:
+    # pydantic's messages name the rule broken, never the rejected input.
+    return [
+        FieldError(".".join(filter(None, [prefix, field_path(e["loc"])])), e["msg"].removeprefix("Value error, "))
+        for e in error.errors(include_input=False, include_url=False)
+    ]
+
+
+def _unsupported_events(provider: type[Provider], events: list[EventType]) -> list[FieldError]:
+    supported = provider.supported_events
+    return [
+        FieldError(f"enabledEvents[{i}]", f"{event} is not supported by {provider.name}; supported: {', '.join(supported)}")
+        for i, event in enumerate(events)
+        if event not in supported
+    ]
+
+
+def validate_settings(
+    provider: type[Provider],
+    credentials: dict[str, Any],
+    config: dict[str, Any] | None,
+    events: list[EventType],
+    *,
+    allow_local_destinations: bool,
+) -> dict[str, Any]:
+    """Check credentials, config and events against the provider; return the secret's normalised value."""
+    context = {"allow_local_destinations": allow_local_destinations}
+    errors: list[FieldError] = []
+    secret: dict[str, Any] = {}
+    for part, model, value in (
+        ("credentials", provider.credentials, credentials),
+        ("config", provider.config, config or {}),
+    ):
+        try:
+            secret[part] = model.model_validate(value, context=context).model_dump(exclude_none=True)
+        except ValidationError as error:
+            errors += _errors(part, error)
+    errors += _unsupported_events(provider, events)
+    if errors:
+        raise ValidationFailed(f"Invalid {provider.name} integration", errors)
+    return secret
+
+
+class IntegrationService:
+    """Create, list, update and delete an account's integrations."""
+
+    def __init__(self, store: IntegrationStore, vault: CredentialVault, *, allow_local_destinations: bool) -> None:
+        self.store = store
+        self.vault = vault
+        self.allow_local_destinations = allow_local_destinations
+
+    def create(self, account_id: str, request: CreateIntegrationRequest) -> IntegrationRecord:
+        """Store the secret first, then the item; if the item cannot be written, the secret is removed."""
+        provider = PROVIDERS[request.provider]
+        secret = validate_settings(
+            provider,
+            request.credentials,
+            request.config,
+            request.enabledEvents,
+            allow_local_destinations=self.allow_local_destinations,
+        )
+        integration_id = clock.new_id()
+        created = clock.iso(clock.now())
+        record = IntegrationRecord(
+            accountId=account_id,
+            id=integration_id,
+            provider=provider.id,
+            name=request.name,
+            enabled=True,
+            enabledEvents=request.enabledEvents,
+            minimumSeverity=request.minimumSeverity,
+            secretName=self.vault.name_for(account_id, integration_id),
+            createdAt=created,
+            updatedAt=created,
+        )
+        assert record.secretName is not None
+        self.vault.create(record.secretName, secret, {"accountId": account_id, "integrationId": integration_id})
+        try:
+            self.store.insert(record)
+        except BaseException:
+            self.vault.delete(record.secretName)
+            raise
+        return record
+
+    def list(self, account_id: str) -> list[IntegrationRecord]:
+        return self.store.list_live(account_id)
+
+    def get_live(self, account_id: str, integration_id: str) -> IntegrationRecord:
+        """The account's integration; another account's id answers exactly like an unknown one."""
+        record = self.store.get(account_id, integration_id)
+        if record is None or record.deleted:
+            raise NotFound("Integration not found")
+        return record
+
+    def update(self, account_id: str, integration_id: str, patch: UpdateIntegrationRequest) -> IntegrationRecord:
+        """Apply the fields present; credentials merge key by key (null removes a key), config is replaced."""
+        record = self.get_live(account_id, integration_id)
+        assert record.secretName is not None
+        given = patch.model_fields_set
+        changes: dict[str, Any] = {name: getattr(patch, name) for name in given - {"credentials", "config"}}
+        events = patch.enabledEvents if "enabledEvents" in given and patch.enabledEvents else record.enabledEvents
+        provider = PROVIDERS[record.provider]
+        previous_secret: dict[str, Any] | None = None
+        new_secret: dict[str, Any] | None = None
+        if given & {"credentials", "config"}:
+            previous_secret = self.vault.read(record.secretName)
+            credentials = {**previous_secret.get("credentials", {}), **(patch.credentials or {})}
+            credentials = {k: v for k, v in credentials.items() if v is not None}
+            config = patch.config if "config" in given else previous_secret.get("config")
+            new_secret = validate_settings(
+                provider, credentials, config, events, allow_local_destinations=self.allow_local_destinations
+            )
+        elif errors := _unsupported_events(provider, events):
+            raise ValidationFailed(f"Invalid {provider.name} integration", errors)
+        changes["updatedAt"] = clock.iso(clock.now())
+        if new_secret is None:
+            return self.store.update(record, changes)
+        self.vault.replace(record.secretName, new_secret)
+        try:
+            return self.store.update(record, changes)
+        except BaseException:
+            assert previous_secret is not None
+            self.vault.replace(record.secretName, previous_secret)  # the item was not changed: neither is the secret
+            raise
+
+    def delete(self, account_id: str, integration_id: str) -> None:
+        """Tombstone the item (deliveries stop at once; logs stay readable 30 days), then delete the secret.
+
+        If deleting the secret fails, the tombstone keeps its name and a retried DELETE finishes the job.
+        """
+        record = self.store.get(account_id, integration_id)
+        if record is None or (record.deleted and record.secretName is None):
+            raise NotFound("Integration not found")
+        if not record.deleted:
+            deleted_at = clock.now()
+            record = self.store.update(
+                record,
+                {
+                    "deletedAt": clock.iso(deleted_at),
+                    "expiresAt": int((deleted_at + TOMBSTONE_RETENTION).timestamp()),
+                    "enabled": False,
+                    "updatedAt": clock.iso(deleted_at),
+                },
+            )
+        assert record.secretName is not None
+        self.vault.delete(record.secretName)
+        self.store.update(record, {"secretName": None})
+
+
+@cache
+def from_environment() -> IntegrationService:
+    """The service wired to this function's tables and secrets (one per container)."""
+    config = settings.load(settings.ApiSettings)
+    return IntegrationService(
+        IntegrationStore(config.integrations_table),
+        CredentialVault(config.secrets_prefix),
+        allow_local_destinations=config.allow_local_destinations,
+    )

@@ -1,0 +1,33 @@
+"""Each function's settings, read from its environment once and validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class AuthorizerSettings(_Settings):
+    api_keys_table: str = Field(alias="API_KEYS_TABLE", min_length=1)
+
+
+class ApiSettings(_Settings):
+    integrations_table: str = Field(alias="INTEGRATIONS_TABLE", min_length=1)
+    secrets_prefix: str = Field(alias="SECRETS_PREFIX", min_length=1)
+    # Local stack and tests only: lets providers reach http:// and private/loopback destinations.
+    allow_local_destinations: bool = Field(alias="ALLOW_LOCAL_DESTINATIONS")
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+@cache
+def load(model: type[S]) -> S:
+    """Validate the settings ``model`` from the environment; a missing variable fails loudly."""
+    return model.model_validate(dict(os.environ))

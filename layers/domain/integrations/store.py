@@ -1,0 +1,128 @@
+"""The integrations table: one item per integration, keyed by (accountId, id); deletions leave a tombstone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from integrations import aws
+from integrations.catalog import DeliveryStatus, EventType, Severity
+from integrations.errors import Conflict
+from integrations.models import IntegrationResponse
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class IntegrationRecord(BaseModel):
+    """An integration as stored. Credentials and config are not here: they live in its secret."""
+
+    accountId: str
+    id: str
+    provider: str
+    name: str
+    enabled: bool
+    enabledEvents: list[EventType]
+    minimumSeverity: Severity | None = None
+    secretName: str | None = None  # removed once a deleted integration's secret is gone
+    version: int = 1
+    createdAt: str
+    updatedAt: str
+    lastDeliveryAt: str | None = None
+    lastDeliveryStatus: DeliveryStatus | None = None
+    deletedAt: str | None = None
+    expiresAt: int | None = None  # TTL, set on tombstones only
+
+    @property
+    def deleted(self) -> bool:
+        return self.deletedAt is not None
+
+    def to_response(self) -> IntegrationResponse:
+        """The public view: the seed's fields and nothing else."""
+        return IntegrationResponse.model_validate(self.model_dump(include=set(IntegrationResponse.model_fields)))
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> IntegrationRecord:
+    values = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    for number in ("version", "expiresAt"):
+        if number in values:
+            values[number] = int(values[number])
+    return IntegrationRecord.model_validate(values)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+class IntegrationStore:
+    """Reads and conditional writes on the integrations table; every call is scoped by account."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def insert(self, record: IntegrationRecord) -> None:
+        """Store a new integration; its id must not exist yet."""
+        aws.client("dynamodb").put_item(
+            TableName=self.table_name,
+            Item=_to_item(record.model_dump()),
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def get(self, account_id: str, integration_id: str) -> IntegrationRecord | None:
+        """The account's integration (or its tombstone), or None."""
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=_to_item({"accountId": account_id, "id": integration_id}),
+            ConsistentRead=True,
+        )
+        return _from_item(response["Item"]) if "Item" in response else None
+
+    def list_live(self, account_id: str) -> list[IntegrationRecord]:
+        """The account's integrations, newest first (UUIDv7 ids sort by creation time)."""
+        paginator = aws.client("dynamodb").get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="accountId = :account",
+            FilterExpression="attribute_not_exists(deletedAt)",
+            ExpressionAttributeValues={":account": {"S": account_id}},
+            ScanIndexForward=False,
+        )
+        return [_from_item(item) for page in pages for item in page["Items"]]
+
+    def update(self, record: IntegrationRecord, changes: dict[str, Any]) -> IntegrationRecord:
+        """Apply ``changes`` if nobody changed the integration since ``record`` was read (optimistic lock).
+
+        Only the named attributes are written, so the dispatcher's lastDelivery* updates and a user's
+        PATCH never overwrite each other.
+        """
+        changes = {**changes, "version": record.version + 1}
+        names = {f"#{k}": k for k in changes}
+        to_set = {f"#{k}": f":{k}" for k, v in changes.items() if v is not None}
+        to_remove = [f"#{k}" for k, v in changes.items() if v is None]
+        expression = "SET " + ", ".join(f"{n} = {v}" for n, v in to_set.items())
+        if to_remove:
+            expression += " REMOVE " + ", ".join(to_remove)
+        values = _to_item({f":{k}": v for k, v in changes.items() if v is not None})
+        values[":expected"] = {"N": str(record.version)}
+        try:
+            response = aws.client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=_to_item({"accountId": record.accountId, "id": record.id}),
+                UpdateExpression=expression,
+                ConditionExpression="version = :expected",
+                ExpressionAttributeNames={**names, "#version": "version"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise Conflict("The integration was changed by another request; read it again and retry") from None
+            raise
+        return _from_item(response["Attributes"])
