@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -71,17 +71,19 @@ def _on_unexpected(error: Exception) -> Response[Any]:
     return _error(500, "internal_error", "Internal error")
 
 
-def _limit_body_size(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
-    body = app.current_event.body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
-    return next_middleware(app)
+class _Resolver(APIGatewayRestResolver):
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Checked before anything parses the body (Powertools validates ahead of any middleware).
+        if len((event.get("body") or "").encode()) > MAX_BODY_BYTES:
+            too_large = PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
+            body = error_body(too_large.code, too_large.message)
+            return {"statusCode": too_large.status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+        return super().resolve(event, context)
 
 
 def build_app(router: Router) -> APIGatewayRestResolver:
     """A validating resolver serving ``router``'s routes, with the design's error body for every failure."""
-    app = APIGatewayRestResolver(enable_validation=True)
-    app.use(middlewares=[_limit_body_size])
+    app = _Resolver(enable_validation=True)
     app.exception_handler(ServiceError)(_on_service_error)
     app.exception_handler(RequestValidationError)(_on_request_validation_error)
     app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)

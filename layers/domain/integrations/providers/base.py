@@ -77,6 +77,8 @@ def field_type(field: FieldInfo) -> FieldType:
     annotation: Any = field.annotation
     if get_origin(annotation) in (Union, types.UnionType):  # Optional[X] → X
         annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Annotated:  # Annotated[X, ...] → X
+        annotation = get_args(annotation)[0]
     origin = get_origin(annotation) or annotation
     if origin is list:
         return "string[]"

@@ -1,0 +1,37 @@
+"""Fixtures shared by every suite: a clean, fake AWS environment and fresh per-test caches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations import aws, service, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "seed_examples.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Never reach real AWS, whatever the developer's shell holds.
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_DEV", "false")
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    aws.reset()
+    settings.load.cache_clear()
+    service.from_environment.cache_clear()

@@ -1,0 +1,57 @@
+"""The registry is the single source of the catalog; every provider's declaration is checked here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from integrations.catalog import EVENT_TYPES
+from integrations.providers import PROVIDERS, Provider
+from integrations.providers.base import ProviderModel
+from integrations.providers.catalog import provider_catalog
+
+SEED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_examples.json").read_text())
+
+
+def test_catalog_is_exactly_the_seeds_json_in_the_seeds_order() -> None:
+    ours = provider_catalog().model_dump(mode="json")
+    # Dumping without sorting compares key order and list order too.
+    assert json.dumps(ours) == json.dumps(SEED["providers_response"])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS.values(), ids=list(PROVIDERS))
+def test_provider_declaration_is_complete(provider: type[Provider]) -> None:
+    assert issubclass(provider, Provider)
+    assert provider.id == provider.id.lower().strip() and provider.id.isidentifier()
+    assert provider.name and provider.description
+    assert provider.supported_events, "a provider must support at least one event"
+    assert len(set(provider.supported_events)) == len(provider.supported_events)
+    assert set(provider.supported_events) <= set(EVENT_TYPES)
+    for model in (provider.credentials, provider.config):
+        assert issubclass(model, ProviderModel)
+        assert model.model_config.get("extra") == "forbid", "unknown fields must be refused"
+        assert model.model_config.get("strict") is True, "types must not be coerced"
+        for name, field in model.model_fields.items():
+            assert field.description, f"{provider.id}.{name} needs a description for the catalog"
+    assert any(f.is_required() for f in provider.credentials.model_fields.values())
+
+
+def test_registry_ids_are_unique_and_keyed_by_id() -> None:
+    assert all(key == provider.id for key, provider in PROVIDERS.items())
+    assert len({p.name for p in PROVIDERS.values()}) == len(PROVIDERS)
+
+
+def test_catalog_types_cover_every_field_kind() -> None:
+    kinds = {f.type for p in provider_catalog().providers for f in [*p.credentialFields, *p.configFields]}
+    assert kinds == {"string", "string[]", "boolean", "object"}
+
+
+def test_response_models_hold_no_secret_fields() -> None:
+    from integrations.models import IntegrationResponse
+
+    secret_names = {"credentials", "config", "secretName", *PROVIDERS["jira"].credentials.model_fields}
+    assert not secret_names & set(IntegrationResponse.model_fields)
+    assert issubclass(IntegrationResponse, BaseModel)

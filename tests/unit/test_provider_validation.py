@@ -1,0 +1,90 @@
+"""Credential, config and event validation against the catalog, provider by provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from integrations.errors import ValidationFailed
+from integrations.providers import PROVIDERS
+from integrations.service import validate_settings
+
+SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"[:32]
+
+VALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str]]] = [
+    ("slack", {"webhookUrl": SLACK_URL}, {"channel": "#security-alerts"}, ["scan.completed", "finding.high"]),
+    ("slack", {"webhookUrl": SLACK_URL}, None, ["report.ready"]),
+    ("webhook", {"url": "https://example.com/hook"}, None, ["finding.new", "schedule.skipped"]),
+    ("webhook", {"url": "https://example.com/hook", "secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, None, ["scan.started"]),
+    ("webhook", {"url": "https://example.com/h", "secret": "plain-secret"}, {"headers": {"X-Team": "sec"}}, ["scan.failed"]),
+    ("jira", {"baseUrl": "https://team.atlassian.net", "email": "a@b.io", "apiToken": "tok"}, {"projectKey": "SEC"}, ["finding.new"]),
+    ("jira", {"baseUrl": "https://team.atlassian.net", "email": "a@b.io", "apiToken": "t"}, {"projectKey": "SEC_2", "issueType": "Task"}, ["finding.high"]),
+    ("pagerduty", {"routingKey": ROUTING_KEY}, None, ["finding.critical", "scan.failed"]),
+    ("email", {"recipients": ["sec@example.com", "ops@example.org"]}, {"digestMode": True}, ["scan.completed"]),
+]
+
+
+@pytest.mark.parametrize(("provider", "credentials", "config", "events"), VALID)
+def test_valid_settings_are_accepted(provider: str, credentials: dict[str, Any], config: Any, events: list[str]) -> None:
+    secret = validate_settings(PROVIDERS[provider], credentials, config, events, allow_local_destinations=False)  # type: ignore[arg-type]
+    assert secret["credentials"] == credentials
+    assert secret["config"] == (config or {})
+
+
+INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]] = [
+    ("slack", {}, None, ["scan.completed"], "credentials.webhookUrl"),
+    ("slack", {"webhookUrl": 42}, None, ["scan.completed"], "credentials.webhookUrl"),
+    ("slack", {"webhookUrl": "http://hooks.slack.com/services/T/B/x"}, None, ["scan.completed"], "credentials.webhookUrl"),
+    ("slack", {"webhookUrl": "https://evil.example.com/services/T/B/x"}, None, ["scan.completed"], "credentials.webhookUrl"),
+    ("slack", {"webhookUrl": SLACK_URL, "token": "x"}, None, ["scan.completed"], "credentials.token"),
+    ("slack", {"webhookUrl": SLACK_URL}, {"channel": 5}, ["scan.completed"], "config.channel"),
+    ("slack", {"webhookUrl": SLACK_URL}, None, ["finding.new"], "enabledEvents[0]"),
+    ("webhook", {"url": "ftp://example.com/x"}, None, ["scan.started"], "credentials.url"),
+    ("webhook", {"url": "https://"}, None, ["scan.started"], "credentials.url"),
+    ("webhook", {"url": "https://user:pw@example.com/"}, None, ["scan.started"], "credentials.url"),
+    ("webhook", {"url": "https://example.com/", "secret": "whsec_not base64!"}, None, ["scan.started"], "credentials.secret"),
+    ("webhook", {"url": "https://example.com/"}, {"headers": {"Content-Type": "text/plain"}}, ["scan.started"], "config.headers"),
+    ("webhook", {"url": "https://example.com/"}, {"headers": {"webhook-id": "x"}}, ["scan.started"], "config.headers"),
+    ("webhook", {"url": "https://example.com/"}, {"headers": {"X-A": "a\r\nB: c"}}, ["scan.started"], "config.headers"),
+    ("webhook", {"url": "https://example.com/"}, {"headers": {"X-A": 1}}, ["scan.started"], "config.headers.X-A"),
+    ("webhook", {"url": "https://example.com/"}, {"headers": {f"X-{i}": "v" for i in range(21)}}, ["scan.started"], "config.headers"),
+    ("jira", {"baseUrl": "https://t.atlassian.net", "email": "not-an-email", "apiToken": "t"}, {"projectKey": "SEC"}, ["finding.new"], "credentials.email"),
+    ("jira", {"baseUrl": "https://t.atlassian.net", "email": "a@b.io", "apiToken": "t"}, {"projectKey": "sec"}, ["finding.new"], "config.projectKey"),
+    ("jira", {"baseUrl": "https://t.atlassian.net", "email": "a@b.io", "apiToken": "t"}, None, ["finding.new"], "config.projectKey"),
+    ("jira", {"baseUrl": "https://t.atlassian.net", "email": "a@b.io", "apiToken": ""}, {"projectKey": "SEC"}, ["finding.new"], "credentials.apiToken"),
+    ("pagerduty", {"routingKey": "short"}, None, ["scan.failed"], "credentials.routingKey"),
+    ("pagerduty", {"routingKey": ROUTING_KEY + "X"}, None, ["scan.failed"], "credentials.routingKey"),
+    ("pagerduty", {"routingKey": ROUTING_KEY}, {"anything": 1}, ["scan.failed"], "config.anything"),
+    ("email", {"recipients": []}, None, ["scan.completed"], "credentials.recipients"),
+    ("email", {"recipients": "a@b.io"}, None, ["scan.completed"], "credentials.recipients"),
+    ("email", {"recipients": ["a@b.io", "nope"]}, None, ["scan.completed"], "credentials.recipients[1]"),
+    ("email", {"recipients": [f"u{i}@example.com" for i in range(51)]}, None, ["scan.completed"], "credentials.recipients"),
+    ("email", {"recipients": ["a@b.io", "A@b.io"]}, None, ["scan.completed"], "credentials.recipients"),
+    ("email", {"recipients": ["a@b.io"]}, {"digestMode": "true"}, ["scan.completed"], "config.digestMode"),
+]
+
+
+@pytest.mark.parametrize(("provider", "credentials", "config", "events", "field"), INVALID)
+def test_invalid_settings_name_the_field_and_never_echo_the_value(
+    provider: str, credentials: dict[str, Any], config: Any, events: list[str], field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        validate_settings(PROVIDERS[provider], credentials, config, events, allow_local_destinations=False)  # type: ignore[arg-type]
+    fields = [d.field for d in raised.value.details]
+    assert field in fields
+    text = str(raised.value) + " ".join(d.message for d in raised.value.details)
+    for value in [*credentials.values(), *(config or {}).values()]:
+        for secret in value if isinstance(value, list) else [value]:
+            if isinstance(secret, str) and len(secret) > 3:
+                assert secret not in text
+
+
+def test_local_destinations_need_the_setting() -> None:
+    local = {"url": "http://127.0.0.1:9000/hook"}
+    with pytest.raises(ValidationFailed):
+        validate_settings(PROVIDERS["webhook"], local, None, ["scan.started"], allow_local_destinations=False)
+    assert validate_settings(PROVIDERS["webhook"], local, None, ["scan.started"], allow_local_destinations=True)
+    slack_local = {"webhookUrl": "http://127.0.0.1:9000/services/T/B/x"}
+    assert validate_settings(PROVIDERS["slack"], slack_local, None, ["scan.started"], allow_local_destinations=True)
