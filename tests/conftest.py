@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from integrations import aws, service, settings
+from integrations.observability import logger
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "seed_examples.json").read_text())
@@ -35,3 +38,14 @@ def _clear_caches() -> None:
     aws.reset()
     settings.load.cache_clear()
     service.from_environment.cache_clear()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Every line the functions log during the test (the JSON lines CloudWatch would receive)."""
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)

@@ -51,7 +51,7 @@ class Api:
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        sent = [("Content-Type", "application/json"), *(headers or {}).items()]
+        sent = list({"Content-Type": "application/json", **(headers or {})}.items())
         if key is not None:
             sent.append(("X-API-Key", key))
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())

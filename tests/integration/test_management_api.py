@@ -155,9 +155,16 @@ def test_a_body_over_the_limit_answers_413(api: Api) -> None:
     assert_error(api.request("POST", "/v1/integrations", body), 413, "payload_too_large")
 
 
-def test_a_non_json_content_type_answers_400(api: Api) -> None:
-    reply = api.request("POST", "/v1/integrations", SEED["create_request"], headers={"Content-Type": "text/plain"})
-    assert_error(reply, 400, "validation_error")
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x"])
+def test_a_non_json_content_type_answers_400_without_echoing_the_body(api: Api, content_type: str) -> None:
+    reply = api.request("POST", "/v1/integrations", SEED["create_request"], headers={"Content-Type": content_type})
+    assert_error(reply, 400, "validation_error", "body")
+    assert SLACK_URL not in reply.raw
+
+
+def test_json_content_type_with_charset_is_accepted(api: Api) -> None:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    assert api.request("POST", "/v1/integrations", SEED["create_request"], headers=headers).status == 201
 
 
 BAD_PATCHES: list[tuple[str, Any, str | None]] = [

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from integrations.errors import FieldError, PayloadTooLarge, ServiceError, ValidationFailed, error_body, field_path
 from integrations.models import ErrorResponse
@@ -58,10 +58,6 @@ def _on_request_validation_error(error: RequestValidationError) -> Response[Any]
     return _error(400, "validation_error", "Invalid request", details)
 
 
-def _on_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
-    return _error(400, "validation_error", "Content-Type must be application/json", [FieldError("body", "not JSON")])
-
-
 def _on_route_not_found(_: NotFoundError) -> Response[Any]:
     return _error(404, "not_found", "Route not found")
 
@@ -71,13 +67,24 @@ def _on_unexpected(error: Exception) -> Response[Any]:
     return _error(500, "internal_error", "Internal error")
 
 
+def _refuse_body(event: dict[str, Any]) -> ServiceError | None:
+    """Bodies refused before parsing: too large, or not JSON (a form body would be parsed field by field)."""
+    body = event.get("body") or ""
+    if len(body.encode()) > MAX_BODY_BYTES:
+        return PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        return ValidationFailed("Content-Type must be application/json", [FieldError("body", "not JSON")])
+    return None
+
+
 class _Resolver(APIGatewayRestResolver):
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Checked before anything parses the body (Powertools validates ahead of any middleware).
-        if len((event.get("body") or "").encode()) > MAX_BODY_BYTES:
-            too_large = PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
-            body = error_body(too_large.code, too_large.message)
-            return {"statusCode": too_large.status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+        if refused := _refuse_body(event):
+            body = json.dumps(error_body(refused.code, refused.message, refused.details))
+            return {"statusCode": refused.status, "headers": {"Content-Type": "application/json"}, "body": body}
         return super().resolve(event, context)
 
 
@@ -86,7 +93,6 @@ def build_app(router: Router) -> APIGatewayRestResolver:
     app = _Resolver(enable_validation=True)
     app.exception_handler(ServiceError)(_on_service_error)
     app.exception_handler(RequestValidationError)(_on_request_validation_error)
-    app.exception_handler(RequestUnsupportedContentType)(_on_unsupported_content_type)
     app.not_found(_on_route_not_found)
     app.exception_handler(Exception)(_on_unexpected)
     app.include_router(router)
