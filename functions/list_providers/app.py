@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations.api import Router, build_app, error_responses
+from integrations.api import build_app, error_responses
 from integrations.models import ProvidersResponse
 from integrations.observability import logger, tracer
 from integrations.providers.catalog import provider_catalog

@@ -14,5 +14,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     if event.get("resource") == UNKNOWN_PATH:
         status, body = 404, error_body("not_found", "Route not found")
     else:
-        status, body = 405, error_body("method_not_allowed", f"Method {event.get('httpMethod')} not allowed on this path")
+        status, body = (
+            405,
+            error_body("method_not_allowed", f"Method {event.get('httpMethod')} not allowed on this path"),
+        )
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

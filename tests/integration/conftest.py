@@ -10,12 +10,14 @@ from typing import Any
 
 import jsonschema
 import pytest
-from devstack.functions import Function, load_functions, merged_environment
-from devstack.gateway import Gateway, HttpRequest, load_api
-from devstack.provision import Resources, provision
-from devstack.template import load_template
 from moto import mock_aws
 
+from devstack.functions import Function, load_functions, merged_environment
+from devstack.gateway import Gateway, load_api
+from devstack.provision import provision
+from devstack.proxy import HttpRequest
+from devstack.resources import Resources
+from devstack.template import load_template
 from integrations import apikeys
 from tests.conftest import ROOT
 
@@ -70,7 +72,7 @@ def _check_against_openapi(method: str, path: str, reply: Reply) -> None:
     """A documented operation's answer must match the schema documented for its status."""
     template = "/v1/integrations/{id}" if path.count("/") == 3 and "/providers" not in path else path.split("?")[0]
     operation = OPENAPI["paths"].get(template, {}).get(method.lower())
-    if operation is None or reply.status in (404, 405) and str(reply.status) not in operation["responses"]:
+    if operation is None or (reply.status in (404, 405) and str(reply.status) not in operation["responses"]):
         return
     documented = operation["responses"].get(str(reply.status))
     assert documented, f"{method} {path} answered {reply.status}, which openapi.json does not document"

@@ -48,7 +48,9 @@ def test_an_issued_key_opens_the_api_and_a_revoked_one_no_longer_does(
 def test_revoking_another_accounts_key_does_nothing(table: str, capsys: pytest.CaptureFixture[str]) -> None:
     operator_command.main(["--table", table, "issue", "--account", "acct_c"])
     key = capsys.readouterr().out.splitlines()[-1]
-    assert operator_command.main(["--table", table, "revoke", "--account", "acct_d", "--key-id", apikeys.key_id(key)]) == 1
+    assert (
+        operator_command.main(["--table", table, "revoke", "--account", "acct_d", "--key-id", apikeys.key_id(key)]) == 1
+    )
     assert apikeys.lookup_account(table, key) == "acct_c"
 
 

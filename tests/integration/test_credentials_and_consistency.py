@@ -86,7 +86,9 @@ def test_patch_merges_credentials_key_by_key_and_null_removes_one(api: Api) -> N
 def test_a_merged_result_that_fails_validation_changes_nothing(api: Api) -> None:
     created = api.request("POST", "/v1/integrations", {"name": "jira", **INTEGRATIONS[2]}).body
     before = CredentialVault("unused").read(secret_names()[0])
-    reply = api.request("PATCH", f"/v1/integrations/{created['id']}", {"credentials": {"baseUrl": "http://team.atlassian.net"}})
+    reply = api.request(
+        "PATCH", f"/v1/integrations/{created['id']}", {"credentials": {"baseUrl": "http://team.atlassian.net"}}
+    )
     assert_error(reply, 400, "validation_error", "credentials.baseUrl")
     assert CredentialVault("unused").read(secret_names()[0]) == before
 
@@ -162,5 +164,10 @@ def test_update_request_rejects_nulls_for_required_fields() -> None:
         with pytest.raises(ValueError, match="cannot be null"):
             UpdateIntegrationRequest.model_validate({field: None})
     assert json.loads(UpdateIntegrationRequest.model_validate({"minimumSeverity": None}).model_dump_json()) == {
-        "name": None, "credentials": None, "config": None, "enabledEvents": None, "minimumSeverity": None, "enabled": None
+        "name": None,
+        "credentials": None,
+        "config": None,
+        "enabledEvents": None,
+        "minimumSeverity": None,
+        "enabled": None,
     }

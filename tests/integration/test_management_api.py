@@ -45,7 +45,15 @@ def test_create_with_the_seed_example_answers_the_seed_shape(api: Api) -> None:
     created = create(api)
     expected = SEED["create_response"]
     assert list(created) == list(expected)
-    for name in ("provider", "name", "enabled", "enabledEvents", "minimumSeverity", "lastDeliveryAt", "lastDeliveryStatus"):
+    for name in (
+        "provider",
+        "name",
+        "enabled",
+        "enabledEvents",
+        "minimumSeverity",
+        "lastDeliveryAt",
+        "lastDeliveryStatus",
+    ):
         assert created[name] == expected[name]
     assert uuid.UUID(created["id"]).version == 7
     assert ISO.match(created["createdAt"]) and created["createdAt"] == created["updatedAt"]
@@ -53,8 +61,15 @@ def test_create_with_the_seed_example_answers_the_seed_shape(api: Api) -> None:
 
 def test_list_answers_the_seed_shape_newest_first(api: Api) -> None:
     first = create(api, name="First")
-    second = create(api, name="Second", provider="pagerduty", credentials={"routingKey": "a" * 32}, config=None,
-                    enabledEvents=["finding.critical"], minimumSeverity=None)
+    second = create(
+        api,
+        name="Second",
+        provider="pagerduty",
+        credentials={"routingKey": "a" * 32},
+        config=None,
+        enabledEvents=["finding.critical"],
+        minimumSeverity=None,
+    )
     reply = api.request("GET", "/v1/integrations")
     assert reply.status == 200
     assert list(reply.body) == ["data"]
@@ -113,7 +128,11 @@ BAD_CREATES: list[tuple[str, Any, str | None]] = [
     ("unknown provider", {"provider": "teams"}, "provider"),
     ("missing credential field", {"credentials": {}}, "credentials.webhookUrl"),
     ("credential of the wrong type", {"credentials": {"webhookUrl": ["x"]}}, "credentials.webhookUrl"),
-    ("non-HTTPS URL", {"credentials": {"webhookUrl": "http://hooks.slack.com/services/T/B/X"}}, "credentials.webhookUrl"),
+    (
+        "non-HTTPS URL",
+        {"credentials": {"webhookUrl": "http://hooks.slack.com/services/T/B/X"}},
+        "credentials.webhookUrl",
+    ),
     ("unsupported event", {"enabledEvents": ["finding.new"]}, "enabledEvents[0]"),
     ("unknown event", {"enabledEvents": ["scan.exploded"]}, "enabledEvents[0]"),
     ("no events", {"enabledEvents": []}, "enabledEvents"),
@@ -155,7 +174,9 @@ def test_a_body_over_the_limit_answers_413(api: Api) -> None:
     assert_error(api.request("POST", "/v1/integrations", body), 413, "payload_too_large")
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; b=x"]
+)
 def test_a_non_json_content_type_answers_400_without_echoing_the_body(api: Api, content_type: str) -> None:
     reply = api.request("POST", "/v1/integrations", SEED["create_request"], headers={"Content-Type": content_type})
     assert_error(reply, 400, "validation_error", "body")
@@ -175,7 +196,11 @@ BAD_PATCHES: list[tuple[str, Any, str | None]] = [
     ("enabled of the wrong type", {"enabled": "yes"}, "enabled"),
     ("bad severity", {"minimumSeverity": "severe"}, "minimumSeverity"),
     ("unsupported event", {"enabledEvents": ["schedule.triggered"]}, "enabledEvents[0]"),
-    ("non-HTTPS credential", {"credentials": {"webhookUrl": "http://hooks.slack.com/services/T/B/X"}}, "credentials.webhookUrl"),
+    (
+        "non-HTTPS credential",
+        {"credentials": {"webhookUrl": "http://hooks.slack.com/services/T/B/X"}},
+        "credentials.webhookUrl",
+    ),
     ("unknown credential", {"credentials": {"token": "x"}}, "credentials.token"),
 ]
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from devstack.functions import Function
-
 from integrations import apikeys
 from tests.conftest import ROOT
 from tests.integration.conftest import Api

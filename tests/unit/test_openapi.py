@@ -28,5 +28,11 @@ def test_every_operation_documents_its_errors_with_the_error_body_and_no_powerto
         assert {"401", "403", "429", "500"} <= set(responses)
         for status, response in responses.items():
             if status.startswith(("4", "5")):
-                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
-    assert document["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "name": "X-API-Key", "in": "header"}
+                assert response["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorResponse"
+                }
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "name": "X-API-Key",
+        "in": "header",
+    }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from integrations.errors import FieldError, PayloadTooLarge, ServiceError, ValidationFailed, error_body, field_path
 from integrations.models import ErrorResponse
@@ -38,7 +40,9 @@ def error_responses(*statuses: int) -> dict[int, Any]:
 
 
 def _error(status: int, code: str, message: str, details: list[FieldError] | None = None) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message, details))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message, details)
+    )
 
 
 def _on_service_error(error: ServiceError) -> Response[Any]:
@@ -67,7 +71,7 @@ def _on_unexpected(error: Exception) -> Response[Any]:
     return _error(500, "internal_error", "Internal error")
 
 
-def _refuse_body(event: dict[str, Any]) -> ServiceError | None:
+def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
     """Bodies refused before parsing: too large, or not JSON (a form body would be parsed field by field)."""
     body = event.get("body") or ""
     if len(body.encode()) > MAX_BODY_BYTES:
@@ -80,7 +84,7 @@ def _refuse_body(event: dict[str, Any]) -> ServiceError | None:
 
 
 class _Resolver(APIGatewayRestResolver):
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before anything parses the body (Powertools validates ahead of any middleware).
         if refused := _refuse_body(event):
             body = json.dumps(error_body(refused.code, refused.message, refused.details))
@@ -101,7 +105,9 @@ def build_app(router: Router) -> APIGatewayRestResolver:
 
 def account_id(router: Router) -> str:
     """The account the authorizer mapped the API key to."""
-    account = router.current_event.request_context.authorizer.get("accountId")
+    event = router.current_event
+    assert isinstance(event, APIGatewayProxyEvent)
+    account = event.request_context.authorizer.get("accountId")
     if not account:  # API Gateway never routes without the authorizer's context
         raise RuntimeError("request reached a route without an authorizer context")
     return str(account)
@@ -114,4 +120,3 @@ def integration_id(value: str) -> str:
     except ValueError:
         raise ValidationFailed("Invalid integration id", [FieldError("id", "must be a UUID")]) from None
     return value.lower()
-

@@ -15,7 +15,7 @@ _CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard",
 @cache
 def client(service: str) -> Any:
     """The shared client for ``service``; the endpoint comes from AWS_ENDPOINT_URL when set."""
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
 
 
 def reset() -> None:

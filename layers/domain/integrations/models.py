@@ -52,7 +52,9 @@ class UpdateIntegrationRequest(_Request):
     """Only the fields present change; ``config`` and ``minimumSeverity`` may be set to null to clear them."""
 
     name: Name | None = None
-    credentials: ProviderFields | None = Field(default=None, description="Merged key by key into the stored credentials")
+    credentials: ProviderFields | None = Field(
+        default=None, description="Merged key by key into the stored credentials"
+    )
     config: ProviderFields | None = Field(default=None, description="Replaces the stored configuration")
     enabledEvents: EnabledEvents | None = None
     minimumSeverity: Severity | None = None

@@ -30,7 +30,9 @@ def _errors(prefix: str, error: ValidationError) -> list[FieldError]:
 def _unsupported_events(provider: type[Provider], events: list[EventType]) -> list[FieldError]:
     supported = provider.supported_events
     return [
-        FieldError(f"enabledEvents[{i}]", f"{event} is not supported by {provider.name}; supported: {', '.join(supported)}")
+        FieldError(
+            f"enabledEvents[{i}]", f"{event} is not supported by {provider.name}; supported: {', '.join(supported)}"
+        )
         for i, event in enumerate(events)
         if event not in supported
     ]

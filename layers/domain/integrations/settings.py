@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,10 +23,7 @@ class ApiSettings(_Settings):
     allow_local_destinations: bool = Field(alias="ALLOW_LOCAL_DESTINATIONS")
 
 
-S = TypeVar("S", bound=_Settings)
-
-
 @cache
-def load(model: type[S]) -> S:
+def load[S: _Settings](model: type[S]) -> S:
     """Validate the settings ``model`` from the environment; a missing variable fails loudly."""
     return model.model_validate(dict(os.environ))

@@ -58,7 +58,7 @@ def _from_item(item: dict[str, Any]) -> IntegrationRecord:
 
 
 def _is_condition_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 class IntegrationStore:

@@ -18,9 +18,9 @@ def _unique(recipients: list[str]) -> list[str]:
 
 
 class EmailCredentials(ProviderModel):
-    recipients: Annotated[list[EmailAddress], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)] = (
-        Field(description="List of email addresses")
-    )
+    recipients: Annotated[
+        list[EmailAddress], Field(min_length=1, max_length=MAX_RECIPIENTS), AfterValidator(_unique)
+    ] = Field(description="List of email addresses")
 
 
 class EmailConfig(ProviderModel):

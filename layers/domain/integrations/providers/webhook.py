@@ -15,7 +15,9 @@ from integrations.providers.base import Provider, ProviderModel, check_destinati
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1024
 # Headers we set ourselves; a custom header must not replace them.
-RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"})
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
+)
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # RFC 9110 field-name
 
 
@@ -41,7 +43,9 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"header {name!r} is set by the service and cannot be overridden")
         if len(value) > MAX_HEADER_VALUE or any(c in value for c in "\r\n\0"):
             # The value is never echoed: custom headers often carry tokens.
-            raise ValueError(f"header {name!r} has an invalid value (no line breaks, at most {MAX_HEADER_VALUE} characters)")
+            raise ValueError(
+                f"header {name!r} has an invalid value (no line breaks, at most {MAX_HEADER_VALUE} characters)"
+            )
     return headers
 
 
@@ -49,8 +53,8 @@ class WebhookCredentials(ProviderModel):
     url: Annotated[str, AfterValidator(check_destination_url)] = Field(
         description="Webhook endpoint URL (HTTPS required)"
     )
-    secret: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_check_secret)] | None = Field(
-        default=None, description="HMAC-SHA256 signing secret for payload verification"
+    secret: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_check_secret)] | None = (
+        Field(default=None, description="HMAC-SHA256 signing secret for payload verification")
     )
 
 
