@@ -2,7 +2,9 @@
 # virtualenvs from the pinned requirements, lints, and runs every test suite.
 
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || echo $$(pyenv root 2>/dev/null || echo ~/.pyenv)/versions/3.13.0/bin/python3.13)
+# A real interpreter, not pyenv's shim (which fails or hangs when 3.13 is not the selected version).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 VENV := .venv
 TOOLS := .venv-tools
 PY := $(VENV)/bin/python
@@ -11,7 +13,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint test test-fast run publish openapi build deploy lock clean
+.PHONY: setup lint test test-fast run publish openapi build build-check deploy lock clean
 
 setup: $(VENV)/.stamp $(TOOLS)/.stamp
 
@@ -34,7 +36,7 @@ lint: setup
 	$(TOOLS)/bin/sam validate --lint --region $(AWS_REGION)
 	$(PY) tools/openapi.py --check
 
-test: lint
+test: lint build-check
 	$(VENV)/bin/pytest
 
 # Unit and integration tests only, for a quick loop while coding.
@@ -53,6 +55,12 @@ openapi: setup
 
 build: setup
 	$(TOOLS)/bin/sam build
+
+# The deployable artifacts build, and the project's layer holds its package but nothing the runtime or
+# the public Powertools layer already provides.
+build-check: build
+	test -f .aws-sam/build/DomainLayer/python/integrations/service.py
+	! ls -d .aws-sam/build/DomainLayer/python/{boto3,botocore,pydantic,aws_lambda_powertools} 2>/dev/null
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --guided
