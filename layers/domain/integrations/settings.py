@@ -27,3 +27,13 @@ class ApiSettings(_Settings):
 def load[S: _Settings](model: type[S]) -> S:
     """Validate the settings ``model`` from the environment; a missing variable fails loudly."""
     return model.model_validate(dict(os.environ))
+
+
+class DeliverySettings(_Settings):
+    """What the providers' senders need (dispatcher and the test route)."""
+
+    allow_local_destinations: bool = Field(alias="ALLOW_LOCAL_DESTINATIONS")
+    pagerduty_events_url: str = Field(alias="PAGERDUTY_EVENTS_URL", default="https://events.pagerduty.com/v2/enqueue")
+    email_sender: str = Field(alias="EMAIL_SENDER", min_length=3)
+    # "ses", or "smtp://host:port" for a self-hosted relay or the local stack.
+    email_transport: str = Field(alias="EMAIL_TRANSPORT", default="ses", pattern=r"^(ses|smtp://[^/\s:]+:\d{1,5})$")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, V
 from pydantic.fields import FieldInfo
 
 from integrations.catalog import EventType
+from integrations.delivery import Delivery, Outcome, ProviderState
+from integrations.settings import DeliverySettings
 
 FieldType = Literal["string", "string[]", "boolean", "object"]
 
@@ -24,8 +27,16 @@ class NoConfig(ProviderModel):
     """A provider without configuration options."""
 
 
+@dataclass(frozen=True)
+class SendContext:
+    """What a sender may use besides the delivery itself."""
+
+    settings: DeliverySettings
+    state: ProviderState
+
+
 class Provider:
-    """One third-party destination. Subclasses only declare; the catalog and validation derive from them."""
+    """One third-party destination. Subclasses declare; the catalog and validation derive from them."""
 
     id: ClassVar[str]
     name: ClassVar[str]
@@ -33,6 +44,35 @@ class Provider:
     credentials: ClassVar[type[ProviderModel]]
     config: ClassVar[type[ProviderModel]] = NoConfig
     supported_events: ClassVar[tuple[EventType, ...]]
+
+    @classmethod
+    def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """Make one delivery attempt; never raises for a provider's or the network's failure."""
+        raise NotImplementedError
+
+    @classmethod
+    def send_test(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """The test route's attempt; by default an ordinary delivery of the test event."""
+        return cls.send(delivery, context)
+
+    @classmethod
+    def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
+        """Every string that must never appear in a log line, a delivery log or an error message."""
+        found: list[str] = []
+
+        def collect(value: Any) -> None:
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    collect(item)
+            elif isinstance(value, list):
+                for item in value:
+                    collect(item)
+
+        collect(credentials.model_dump())
+        collect((config.model_dump().get("headers") or {}))
+        return found
 
 
 def allows_local(info: ValidationInfo) -> bool:

@@ -1,0 +1,168 @@
+"""Outbound HTTP to providers: bounded timeouts, no redirects, and errors that never carry credentials."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import requests
+
+from integrations.delivery import Outcome
+
+USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 10.0
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+MAX_RETRY_AFTER = 12 * 3600  # SQS cannot hide a message longer
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    text: str
+    elapsed_ms: int
+
+
+class TransportError(Exception):
+    """The request got no HTTP answer (timeout, refused, reset, TLS). The message is safe to show."""
+
+    def __init__(self, message: str, elapsed_ms: int) -> None:
+        super().__init__(message)
+        self.elapsed_ms = elapsed_ms
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value replaced (longest first, so a secret inside another goes too)."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+@cache
+def _session() -> requests.Session:
+    # One pooled session per container; redirects are never followed (a redirect is a failure).
+    session = requests.Session()
+    session.max_redirects = 0
+    session.trust_env = False  # no proxy or .netrc from the environment
+    return session
+
+
+def post(
+    url: str,
+    *,
+    json_body: Any = None,
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = READ_TIMEOUT,
+) -> HttpResponse:
+    """POST and return the answer, whatever its status; raises TransportError when there is none."""
+    return request("POST", url, json_body=json_body, data=data, headers=headers, auth=auth, timeout=timeout)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = READ_TIMEOUT,
+) -> HttpResponse:
+    """One HTTP request with the service's User-Agent, bounded timeouts and no redirects."""
+    sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    started = time.monotonic()
+    try:
+        response = _session().request(
+            method,
+            url,
+            json=json_body,
+            data=data,
+            headers=sent_headers,
+            auth=auth,
+            timeout=(CONNECT_TIMEOUT, timeout),
+            allow_redirects=False,
+        )
+    except requests.exceptions.RequestException as error:
+        # requests' messages quote the URL (a Slack URL is a credential): describe, never repeat.
+        raise TransportError(_describe(error, timeout), _elapsed(started)) from None
+    return HttpResponse(response.status_code, response.reason or "", response.headers, response.text, _elapsed(started))
+
+
+def _elapsed(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _describe(error: requests.exceptions.RequestException, timeout: float) -> str:
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return f"Connection timed out after {CONNECT_TIMEOUT:g} s"
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"No response within {timeout:g} s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        text = repr(error).lower()
+        if "reset" in text or "aborted" in text or "remotedisconnected" in text:
+            return "Connection reset by the provider"
+        if "name or service not known" in text or "nodename nor servname" in text or "resolve" in text:
+            return "Provider host name could not be resolved"
+        return "Could not connect to the provider"
+    return "Request to the provider failed"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) as seconds from now, capped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), MAX_RETRY_AFTER))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, min((moment - datetime.now(UTC)).total_seconds(), MAX_RETRY_AFTER))
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def outcome_from_response(
+    response: HttpResponse, secrets: Iterable[str] = (), *, success: bool | None = None, detail: str | None = None
+) -> Outcome:
+    """Success for 2xx (unless the provider says otherwise); otherwise a scrubbed error and whether to retry."""
+    ok = 200 <= response.status < 300 if success is None else success
+    if ok:
+        return Outcome(True, response.status, response.elapsed_ms)
+    if 300 <= response.status < 400:
+        error = f"Provider answered with a redirect (HTTP {response.status}), which is not followed"
+        return Outcome(False, response.status, response.elapsed_ms, error, retryable=False)
+    error = f"Provider returned HTTP {response.status}: {response.reason}".rstrip(": ")
+    snippet = (detail if detail is not None else response.text).strip().replace("\n", " ")[:200]
+    if snippet:
+        error += f" ({snippet})"
+    return Outcome(
+        False,
+        response.status,
+        response.elapsed_ms,
+        scrub(error, secrets),
+        retryable=is_retryable_status(response.status),
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+    )
+
+
+def outcome_from_transport_error(error: TransportError) -> Outcome:
+    """No answer at all: always worth retrying."""
+    return Outcome(False, None, error.elapsed_ms, str(error), retryable=True)

@@ -1,0 +1,56 @@
+"""Human wording shared by the providers that write to people (Slack, Jira, PagerDuty, email)."""
+
+from __future__ import annotations
+
+from integrations.delivery import TEST_EVENT_TYPE, Delivery
+
+SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
+                  "low": ":large_blue_circle:", "info": ":white_circle:"}
+
+
+def headline(delivery: Delivery) -> str:
+    """One line that says what happened, e.g. ``Critical finding: SQL injection in /login``."""
+    data = delivery.event.data
+    target = data.scan.target if data.scan and data.scan.target else None
+    on = f" on {target}" if target else ""
+    kind = delivery.event_type
+    prefix = "[TEST] " if delivery.test else ""
+    if kind == TEST_EVENT_TYPE:
+        return f"{prefix}Apviso test event for {delivery.integration_name}"
+    if kind.startswith("finding.") and data.finding:
+        severity = (data.finding.severity or "").capitalize()
+        title = data.finding.title or f"finding {data.finding.id}"
+        return f"{prefix}{severity} finding{on}: {title}".replace("  ", " ")
+    wording = {
+        "scan.started": f"Scan started{on}",
+        "scan.completed": f"Scan completed{on}",
+        "scan.failed": f"Scan failed{on}",
+        "report.ready": f"Report ready{on}",
+        "schedule.triggered": f"Scheduled scan triggered: {data.schedule.name if data.schedule else ''}".rstrip(": "),
+        "schedule.skipped": f"Scheduled scan skipped: {data.schedule.name if data.schedule else ''}".rstrip(": "),
+    }
+    return prefix + wording.get(kind, kind)
+
+
+def facts(delivery: Delivery) -> list[tuple[str, str]]:
+    """Label/value pairs worth showing under the headline (only those the event carries)."""
+    data = delivery.event.data
+    pairs: list[tuple[str, str | None]] = [
+        ("Severity", data.finding.severity.capitalize() if data.finding and data.finding.severity else None),
+        ("Target", data.scan.target if data.scan else None),
+        ("Scan", data.scan.id if data.scan else None),
+        ("Finding", data.finding.id if data.finding else None),
+        ("Schedule", data.schedule.name if data.schedule else None),
+        ("Event", delivery.event_type),
+        ("Occurred", delivery.event.occurredAt),
+    ]
+    return [(label, value) for label, value in pairs if value]
+
+
+def link(delivery: Delivery) -> str | None:
+    """The most useful URL: the finding, else the report, else the scan."""
+    data = delivery.event.data
+    for part in (data.finding, data.report, data.scan):
+        if part is not None and part.url:
+            return part.url
+    return None
