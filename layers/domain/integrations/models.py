@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 
 from integrations.catalog import DeliveryStatus, EventType, Severity
 from integrations.providers import PROVIDERS
@@ -91,6 +101,46 @@ class IntegrationListResponse(BaseModel):
 
 class DeleteResponse(BaseModel):
     message: str = "Integration deleted successfully"
+
+
+class DeliveryLogEntry(BaseModel):
+    id: str
+    event: str = Field(description="The event type delivered, or integration.test")
+    status: DeliveryStatus
+    responseCode: int | None
+    responseTime: int = Field(description="Milliseconds the provider took to answer")
+    error: str | None
+    deliveredAt: str
+
+
+class Pagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    totalPages: int
+
+
+class DeliveryLogsResponse(BaseModel):
+    data: list[DeliveryLogEntry]
+    pagination: Pagination
+
+
+class TestResult(BaseModel):
+    """The test route's answer; ``error`` appears only when the test failed."""
+
+    success: bool
+    message: str
+    deliveredAt: str
+    responseCode: int | None
+    responseTime: int
+    error: str | None = Field(default=None, description="Present when success is false")
+
+    @model_serializer(mode="wrap")
+    def _omit_error_on_success(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("error") is None:
+            data.pop("error", None)
+        return data
 
 
 class ProviderField(BaseModel):

@@ -81,3 +81,7 @@ class DynamoProviderState:
         )
         items = response.get("Attributes", {}).get("items")
         return [] if items is None else list(_plain(_deserializer.deserialize(items)))
+
+    def delete(self, key: str) -> None:
+        """Forget whatever ``key`` holds (e.g. release a reservation so that a retry can take it)."""
+        aws.client("dynamodb").delete_item(TableName=self.table_name, Key={"key": {"S": key}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -112,6 +113,13 @@ class IntegrationService:
         """The account's integration; another account's id answers exactly like an unknown one."""
         record = self.store.get(account_id, integration_id)
         if record is None or record.deleted:
+            raise NotFound("Integration not found")
+        return record
+
+    def get_readable(self, account_id: str, integration_id: str) -> IntegrationRecord:
+        """A live integration, or a deleted one within its 30 days of readable logs."""
+        record = self.store.get(account_id, integration_id)
+        if record is None or (record.expiresAt is not None and record.expiresAt <= time.time()):
             raise NotFound("Integration not found")
         return record
 

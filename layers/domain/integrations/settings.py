@@ -37,3 +37,18 @@ class DeliverySettings(_Settings):
     email_sender: str = Field(alias="EMAIL_SENDER", min_length=3)
     # "ses", or "smtp://host:port" for a self-hosted relay or the local stack.
     email_transport: str = Field(alias="EMAIL_TRANSPORT", default="ses", pattern=r"^(ses|smtp://[^/\s:]+:\d{1,5})$")
+
+
+class DispatchSettings(_Settings):
+    """Tables the dispatcher and the test and logs routes write or read."""
+
+    delivery_logs_table: str = Field(alias="DELIVERY_LOGS_TABLE", min_length=1)
+    provider_state_table: str = Field(alias="PROVIDER_STATE_TABLE", min_length=1)
+
+
+class QueueSettings(_Settings):
+    """Fan-out's and the dispatcher's queues."""
+
+    deliveries_queue_url: str = Field(alias="DELIVERIES_QUEUE_URL", min_length=1)
+    events_dlq_url: str = Field(alias="EVENTS_DLQ_URL", min_length=1)
+    max_delivery_attempts: int = Field(alias="MAX_DELIVERY_ATTEMPTS", ge=1, le=20)

@@ -86,15 +86,42 @@ class IntegrationStore:
 
     def list_live(self, account_id: str) -> list[IntegrationRecord]:
         """The account's integrations, newest first (UUIDv7 ids sort by creation time)."""
+        return self._query(account_id, "attribute_not_exists(deletedAt)")
+
+    def list_enabled(self, account_id: str) -> list[IntegrationRecord]:
+        """The account's integrations that receive events (one Query of its own partition, never a Scan)."""
+        return self._query(account_id, "attribute_not_exists(deletedAt) AND enabled = :enabled", {":enabled": {"BOOL": True}})
+
+    def _query(self, account_id: str, condition: str, values: dict[str, Any] | None = None) -> list[IntegrationRecord]:
         paginator = aws.client("dynamodb").get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table_name,
             KeyConditionExpression="accountId = :account",
-            FilterExpression="attribute_not_exists(deletedAt)",
-            ExpressionAttributeValues={":account": {"S": account_id}},
+            FilterExpression=condition,
+            ExpressionAttributeValues={":account": {"S": account_id}, **(values or {})},
             ScanIndexForward=False,
         )
         return [_from_item(item) for page in pages for item in page["Items"]]
+
+    def set_last_delivery(self, account_id: str, integration_id: str, at: str, status: DeliveryStatus) -> None:
+        """Record a delivery attempt's outcome without touching user fields or the version (so never a 409).
+
+        An older attempt finishing late does not overwrite a newer one; a deleted integration is left alone.
+        """
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=_to_item({"accountId": account_id, "id": integration_id}),
+                UpdateExpression="SET lastDeliveryAt = :at, lastDeliveryStatus = :status",
+                ConditionExpression=(
+                    "attribute_exists(id) AND attribute_not_exists(deletedAt)"
+                    " AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at)"
+                ),
+                ExpressionAttributeValues=_to_item({":at": at, ":status": status}),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def update(self, record: IntegrationRecord, changes: dict[str, Any]) -> IntegrationRecord:
         """Apply ``changes`` if nobody changed the integration since ``record`` was read (optimistic lock).

@@ -7,7 +7,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
 from integrations import aws
+
+
+# Deliveries read an integration's secret on every attempt: keep it briefly, so a burst costs one call,
+# yet a credential change (or deletion) takes effect within a minute.
+SECRET_MAX_AGE = 60
 
 
 class CredentialVault:
@@ -15,6 +22,7 @@ class CredentialVault:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix.rstrip("/")
+        self._cache: SecretsProvider | None = None
 
     def name_for(self, account_id: str, integration_id: str) -> str:
         return f"{self.prefix}/{account_id}/{integration_id}"
@@ -29,6 +37,13 @@ class CredentialVault:
     def read(self, name: str) -> dict[str, Any]:
         response = aws.client("secretsmanager").get_secret_value(SecretId=name)
         value: dict[str, Any] = json.loads(response["SecretString"])
+        return value
+
+    def read_cached(self, name: str) -> dict[str, Any]:
+        """The secret's value, from this container's cache when it is younger than SECRET_MAX_AGE."""
+        if self._cache is None:
+            self._cache = SecretsProvider(boto3_client=aws.client("secretsmanager"))
+        value: dict[str, Any] = self._cache.get(name, max_age=SECRET_MAX_AGE, transform="json")
         return value
 
     def replace(self, name: str, value: dict[str, Any]) -> None:

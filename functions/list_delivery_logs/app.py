@@ -1,0 +1,41 @@
+"""GET /v1/integrations/{id}/logs — the integration's delivery attempts, newest first, 30 days back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations import delivery_logs, service
+from integrations.api import account_id, build_app, error_responses, integration_id
+from integrations.models import DeliveryLogsResponse
+from integrations.observability import logger, tracer
+
+router = Router()
+
+
+@router.get(
+    "/v1/integrations/<id>/logs",
+    summary="Get delivery logs",
+    description="Each delivery attempt with its status, response code and time, and error; kept 30 days.",
+    responses={200: {"description": "One page of delivery log entries"}, **error_responses(400, 404)},
+    tags=["Integrations"],
+)
+def list_delivery_logs(
+    id: str,  # noqa: A002 - the seed's name
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number")] = 1,
+    limit: Annotated[int, Query(ge=1, le=100, description="Entries per page (max 100)")] = 20,
+) -> DeliveryLogsResponse:
+    record = service.from_environment().get_readable(account_id(router), integration_id(id))
+    return delivery_logs.logs_page(delivery_logs.from_environment(), record.id, page, limit)
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,38 @@
+"""POST /v1/integrations/{id}/test — send a clearly marked test event now and report what happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from integrations import dispatch, service, test_event
+from integrations.api import account_id, build_app, error_responses, integration_id
+from integrations.models import TestResult
+from integrations.observability import logger, metrics, tracer
+
+router = Router()
+
+
+@router.post(
+    "/v1/integrations/<id>/test",
+    summary="Test integration connection",
+    description="Sends a test event (marked as a test) synchronously and reports the provider's answer.",
+    responses={200: {"description": "The test result; success is false with an error when it failed"}, **error_responses(400, 404)},
+    tags=["Integrations"],
+)
+def test_integration(id: str) -> TestResult:  # noqa: A002 - the seed's name
+    record = service.from_environment().get_live(account_id(router), integration_id(id))
+    outcome, delivered_at = dispatch.from_environment().deliver_test(record, test_event.sample(record.accountId))
+    return test_event.result(outcome, delivered_at)
+
+
+app = build_app(router)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,132 @@
+"""One delivery attempt: load the integration and its credentials, send, log, remember the outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+
+from pydantic import ValidationError
+
+from integrations import clock, settings
+from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
+from integrations.delivery_logs import DeliveryLogStore
+from integrations.events import Event
+from integrations.jobs import DeliveryJob
+from integrations.observability import logger, record_attempt
+from integrations.provider_state import DynamoProviderState
+from integrations.providers import PROVIDERS
+from integrations.providers.base import SendContext
+from integrations.store import IntegrationRecord, IntegrationStore
+from integrations.vault import CredentialVault
+
+
+class Dispatcher:
+    """Performs attempts for the dispatcher function and the test route alike."""
+
+    def __init__(
+        self,
+        store: IntegrationStore,
+        vault: CredentialVault,
+        logs: DeliveryLogStore,
+        context: SendContext,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.logs = logs
+        self.context = context
+
+    def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
+        """One attempt of ``job``; None when the integration was deleted or disabled since fan-out."""
+        record = self.store.get(job.accountId, job.integrationId)
+        if record is None or record.deleted or not record.enabled:
+            logger.info("Skipped delivery: integration deleted or disabled", extra={"integration_id": job.integrationId})
+            return None
+        return self._attempt(record, job.deliveryId, job.eventType, job.event, attempt, test=False)
+
+    def deliver_test(self, record: IntegrationRecord, event: Event) -> tuple[Outcome, datetime]:
+        """The test route's synchronous attempt, logged as integration.test; returns it with its time."""
+        started = clock.now()
+        return self._attempt(record, clock.new_id(), TEST_EVENT_TYPE, event, 1, test=True, started=started), started
+
+    def _attempt(
+        self,
+        record: IntegrationRecord,
+        delivery_id: str,
+        event_type: str,
+        event: Event,
+        attempt: int,
+        *,
+        test: bool,
+        started: datetime | None = None,
+    ) -> Outcome:
+        provider = PROVIDERS[record.provider]
+        assert record.secretName is not None
+        secret = self.vault.read_cached(record.secretName)
+        started = started or clock.now()
+        try:
+            # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.
+            validation = {"allow_local_destinations": self.context.settings.allow_local_destinations}
+            credentials = provider.credentials.model_validate(secret.get("credentials", {}), context=validation)
+            config = provider.config.model_validate(secret.get("config", {}), context=validation)
+        except ValidationError as error:
+            fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+            outcome = Outcome(False, None, 0, f"Stored settings are no longer valid ({fields}); update the integration")
+        else:
+            delivery = Delivery(
+                delivery_id=delivery_id,
+                event_type=event_type,
+                event=event,
+                account_id=record.accountId,
+                integration_id=record.id,
+                integration_name=record.name,
+                credentials=credentials,
+                config=config,
+                attempt=attempt,
+                test=test,
+                timestamp=started,
+            )
+            send = provider.send_test if test else provider.send
+            outcome = send(delivery, self.context)
+        if not outcome.skipped:
+            self.logs.record(
+                account_id=record.accountId,
+                integration_id=record.id,
+                delivery_id=delivery_id,
+                event_type=event_type,
+                outcome=outcome,
+                attempt=attempt,
+                delivered_at=started,
+            )
+            status = "success" if outcome.success else "failed"
+            self.store.set_last_delivery(record.accountId, record.id, clock.iso(started), status)
+        record_attempt(provider.id, outcome)
+        logger.info(
+            "Delivery attempt",
+            extra={
+                "delivery_id": delivery_id,
+                "integration_id": record.id,
+                "provider": provider.id,
+                "event_type": event_type,
+                "attempt": attempt,
+                "success": outcome.success,
+                "skipped": outcome.skipped,
+                "response_code": outcome.response_code,
+                "response_time_ms": outcome.response_time_ms,
+                "error": outcome.error,
+            },
+        )
+        return outcome
+
+
+@cache
+def from_environment() -> Dispatcher:
+    """The dispatcher wired to this function's tables, secrets and delivery settings."""
+    api = settings.load(settings.ApiSettings)
+    delivery = settings.load(settings.DeliverySettings)
+    tables = settings.load(settings.DispatchSettings)
+    return Dispatcher(
+        IntegrationStore(api.integrations_table),
+        CredentialVault(api.secrets_prefix),
+        DeliveryLogStore(tables.delivery_logs_table),
+        SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
+    )

@@ -1,0 +1,99 @@
+"""Fan-out: one canonical event becomes one delivery job per matching integration of its account."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from integrations import aws, settings
+from integrations.errors import ValidationFailed
+from integrations.events import Event, parse_event
+from integrations.jobs import DeliveryJob, delivery_id
+from integrations.matching import delivery_type
+from integrations.observability import logger
+from integrations.store import IntegrationStore
+
+SQS_BATCH = 10  # SendMessageBatch's limit
+
+
+class EnqueueFailed(Exception):
+    """Some jobs were not accepted by SQS; the event is retried (job ids are stable, so no duplicates)."""
+
+
+class FanOut:
+    def __init__(self, store: IntegrationStore, deliveries_queue_url: str, events_dlq_url: str) -> None:
+        self.store = store
+        self.deliveries_queue_url = deliveries_queue_url
+        self.events_dlq_url = events_dlq_url
+
+    def handle(self, body: str) -> list[DeliveryJob]:
+        """Enqueue the event's jobs; a malformed event goes straight to the dead-letter queue, with its reason."""
+        try:
+            event = parse_event(body)
+        except ValidationFailed as error:
+            self.reject(body, error.message)
+            return []
+        jobs = self.jobs_for(event)
+        self.enqueue(jobs)
+        logger.info(
+            "Fanned out event",
+            extra={"event_id": event.id, "event_type": event.type, "account_id": event.accountId, "jobs": len(jobs)},
+        )
+        return jobs
+
+    def jobs_for(self, event: Event) -> list[DeliveryJob]:
+        """One job per enabled integration of the event's account that wants it."""
+        jobs = []
+        for integration in self.store.list_enabled(event.accountId):
+            label = delivery_type(event, integration.enabledEvents, integration.minimumSeverity)
+            if label is not None:
+                jobs.append(
+                    DeliveryJob(
+                        deliveryId=delivery_id(event.id, integration.id),
+                        accountId=event.accountId,
+                        integrationId=integration.id,
+                        eventType=label,
+                        event=event,
+                    )
+                )
+        return jobs
+
+    def enqueue(self, jobs: list[DeliveryJob]) -> None:
+        sqs = aws.client("sqs")
+        for start in range(0, len(jobs), SQS_BATCH):
+            batch = jobs[start : start + SQS_BATCH]
+            response = sqs.send_message_batch(
+                QueueUrl=self.deliveries_queue_url,
+                Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(batch)],
+            )
+            if response.get("Failed"):
+                raise EnqueueFailed(f"{len(response['Failed'])} of {len(batch)} delivery jobs were not enqueued")
+
+    def reject(self, body: str, reason: str) -> None:
+        """Park an event that can never be delivered, with the reason beside it (never retried)."""
+        logger.error("Rejected event", extra={"reason": reason})
+        aws.client("sqs").send_message(
+            QueueUrl=self.events_dlq_url,
+            MessageBody=body,
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1024]}},
+        )
+
+
+@cache
+def from_environment() -> FanOut:
+    queues = settings.load(settings.QueueSettings)
+    return FanOut(
+        IntegrationStore(settings.load(settings.ApiSettings).integrations_table),
+        queues.deliveries_queue_url,
+        queues.events_dlq_url,
+    )
+
+
+def event_id_of(body: str) -> str | None:
+    """The event id for log correlation, when the body has one (even if the event is otherwise malformed)."""
+    try:
+        raw = json.loads(body)
+        raw = raw.get("detail", raw) if isinstance(raw, dict) else {}
+        return str(raw["id"]) if isinstance(raw, dict) and "id" in raw else None
+    except ValueError:
+        return None
