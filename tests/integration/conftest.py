@@ -4,16 +4,19 @@ real authorizer and each route's own handler. No HTTP port, no second list of ta
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import jsonschema
 import pytest
 from moto import mock_aws
 
 from devstack.functions import Function, load_functions, merged_environment
 from devstack.gateway import Gateway, load_api
+from devstack.pollers import SqsPoller
 from devstack.provision import provision
 from devstack.proxy import HttpRequest
 from devstack.resources import Resources
@@ -67,6 +70,44 @@ class Api:
     def table(self, logical_id: str) -> str:
         return self.resources.ref(logical_id)
 
+    def publish(self, event: dict[str, Any]) -> None:
+        """As the scanner does: PutEvents on the stack's bus (the rule forwards it to the events queue)."""
+        response = boto3.client("events").put_events(
+            Entries=[
+                {
+                    "EventBusName": self.resources.ref("ScannerEventBus"),
+                    "Source": "apviso.scanner",
+                    "DetailType": event.get("type", "unknown"),
+                    "Detail": json.dumps(event),
+                }
+            ]
+        )
+        assert response["FailedEntryCount"] == 0
+
+    def poller(self, function: str) -> SqsPoller:
+        """A poller feeding ``function`` from its queue as Lambda's event source mapping would."""
+        [source] = self.functions[function].sqs_events
+        queue = self.resources[source.queue]
+        stop = threading.Event()
+        return SqsPoller(self.functions[function], source, queue.ref, queue.arn, boto3.client("sqs"), stop, 0)
+
+    def drain(self, rounds: int = 50) -> None:
+        """Run fan-out and dispatcher until both queues are empty (hidden retries excepted)."""
+        fanout, dispatcher = self.poller("FanoutFunction"), self.poller("DispatcherFunction")
+        for _ in range(rounds):
+            if fanout.poll_once() + dispatcher.poll_once() == 0:
+                return
+        raise AssertionError(f"queues not drained after {rounds} rounds")
+
+    def messages(self, queue: str) -> list[dict[str, Any]]:
+        """Every message visible in ``queue`` (read without consuming: they become visible again at once)."""
+        url = self.resources.ref(queue)
+        sqs = boto3.client("sqs")
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        for message in found:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        return list(found)
+
 
 def _check_against_openapi(method: str, path: str, reply: Reply) -> None:
     """A documented operation's answer must match the schema documented for its status."""
@@ -81,10 +122,16 @@ def _check_against_openapi(method: str, path: str, reply: Reply) -> None:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def stack_parameters() -> dict[str, str]:
+    """Template parameters for the provisioned stack; override in a test module to change them."""
+    return {}
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, stack_parameters: dict[str, str]) -> Iterator[Api]:
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
-        resources = provision(template)
+        resources = provision(template, parameters=stack_parameters)
         functions = load_functions(template, resources)
         for name, value in merged_environment(functions).items():
             monkeypatch.setenv(name, value)

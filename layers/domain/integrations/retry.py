@@ -20,7 +20,7 @@ def next_delay(attempt: int, max_attempts: int, retry_after: float | None = None
     delay = base * (1 + (rng or random).uniform(-JITTER, JITTER))
     if retry_after is not None:
         delay = max(delay, retry_after)  # the provider knows best when it can take more
-    return max(1, min(round(delay), MAX_DELAY))
+    return max(0, min(round(delay), MAX_DELAY))
 
 
 class RetryScheduled(Exception):  # noqa: N818 - not an error: the batch processor's signal to keep the message

@@ -1,12 +1,58 @@
-"""Jira Cloud issues through REST API v3."""
+"""Jira Cloud issues through REST API v3.
+
+Decisions:
+- One issue per (integration, finding). The issue's key is remembered for a year under
+  ``jira:{integration_id}:{finding_id}``; a finding that has one is reported as a skipped success with no
+  request. Jira's JQL search is eventually consistent, so it cannot tell whether an issue was just created.
+- Two deliveries for one finding may run at once (the producer sends finding.new and finding.critical).
+  Before creating, a delivery reserves ``jira:{integration_id}:{finding_id}:creating`` with a conditional
+  write: only the winner creates, a loser reports a skipped success. A failed creation releases the
+  reservation so that its retry (or a later event) can create. A retry of the winning delivery itself (same
+  delivery id) may take the reservation back, since its earlier attempt died before it could finish; the
+  reservation also expires by itself after RESERVATION_TTL, far longer than one attempt may run.
+- Left open: when Jira creates the issue but the attempt dies before remembering its key, the retry creates
+  a second issue.
+- Projects whose create screen lacks Priority answer 400 "Field 'priority' cannot be set": the same attempt
+  sends the issue once more without priority.
+- The summary is the headline on one line, cut to 255 UTF-16 code units (Jira counts as Java does); the
+  description is an Atlassian Document Format doc, since REST v3 refuses plain strings.
+- Jira's own error texts (``errorMessages`` and ``errors``) go into Outcome.error, scrubbed of credentials.
+- The test route checks the credentials and the project with GET /rest/api/3/project/{key}; it creates
+  no issue.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+import json
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from integrations.providers.base import EmailAddress, Provider, ProviderModel, check_destination_url
+from integrations.delivery import Delivery, Outcome, ProviderState
+from integrations.http import (
+    HttpResponse,
+    TransportError,
+    outcome_from_response,
+    outcome_from_transport_error,
+    post,
+    request,
+)
+from integrations.providers import messages
+from integrations.providers.base import (
+    EmailAddress,
+    Provider,
+    ProviderModel,
+    SendContext,
+    check_destination_url,
+)
+
+TIMEOUT = 10.0  # seconds to wait for Jira's answer
+ISSUE_TTL = 365 * 24 * 3600
+RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout
+SUMMARY_LIMIT = 255
+DEFAULT_ISSUE_TYPE = "Bug"
+PRIORITIES = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low", "info": "Lowest"}
 
 
 class JiraCredentials(ProviderModel):
@@ -34,3 +80,168 @@ class Jira(Provider):
     credentials = JiraCredentials
     config = JiraConfig
     supported_events = ("finding.new", "finding.critical", "finding.high")
+
+    @classmethod
+    def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """Create the finding's issue unless it has one or another delivery is creating it."""
+        secrets = cls.secret_values(delivery.credentials, delivery.config)
+        key = issue_record_key(delivery)
+        if key is None:
+            return _create_issue(delivery, secrets)[0]
+        if context.state.get(key) is not None or not _reserve(delivery, context.state, key):
+            return Outcome(True, None, 0, skipped=True)
+        outcome, issue = _create_issue(delivery, secrets)
+        if issue is None:
+            context.state.delete(reservation_key(key))
+        else:
+            context.state.put_if_absent(key, issue, ISSUE_TTL)
+        return outcome
+
+    @classmethod
+    def send_test(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """Read the configured project: proves the credentials and the project key without creating an issue."""
+        credentials: JiraCredentials = delivery.credentials
+        config: JiraConfig = delivery.config
+        url = f"{_api(credentials)}/project/{config.projectKey}"
+        try:
+            response = request("GET", url, headers={"Accept": "application/json"}, auth=_auth(credentials), timeout=TIMEOUT)
+        except TransportError as error:
+            return outcome_from_transport_error(error)
+        secrets = cls.secret_values(credentials, config)
+        return outcome_from_response(response, secrets, detail=jira_errors(response.text))
+
+
+def issue_record_key(delivery: Delivery) -> str | None:
+    """Where the finding's issue key is remembered; None for an event without a finding."""
+    finding = delivery.event.data.finding
+    return None if finding is None else f"jira:{delivery.integration_id}:{finding.id}"
+
+
+def reservation_key(record_key: str) -> str:
+    return f"{record_key}:creating"
+
+
+def _reserve(delivery: Delivery, state: ProviderState, record_key: str) -> bool:
+    """Whether this delivery may create the issue: it took the reservation, or holds it from an earlier attempt."""
+    key = reservation_key(record_key)
+    if state.put_if_absent(key, {"status": "creating", "deliveryId": delivery.delivery_id}, RESERVATION_TTL):
+        return True
+    held = state.get(key)
+    return held is not None and held.get("deliveryId") == delivery.delivery_id
+
+
+def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict[str, Any] | None]:
+    """POST the issue (again without priority when the project refuses it); the outcome and, on success, the issue."""
+    fields = issue_fields(delivery)
+    try:
+        response = _post_issue(delivery.credentials, fields)
+        if "priority" in fields and _refuses_priority(response):
+            first_ms = response.elapsed_ms
+            response = _post_issue(delivery.credentials, {k: v for k, v in fields.items() if k != "priority"})
+            response = dataclasses.replace(response, elapsed_ms=first_ms + response.elapsed_ms)
+    except TransportError as error:
+        return outcome_from_transport_error(error), None
+    outcome = outcome_from_response(response, secrets, detail=jira_errors(response.text))
+    if not outcome.success:
+        return outcome, None
+    created = _json(response.text)
+    return outcome, {"issueKey": created.get("key"), "issueId": created.get("id")}
+
+
+def _post_issue(credentials: JiraCredentials, fields: dict[str, Any]) -> HttpResponse:
+    return post(
+        f"{_api(credentials)}/issue",
+        json_body={"fields": fields},
+        headers={"Accept": "application/json"},
+        auth=_auth(credentials),
+        timeout=TIMEOUT,
+    )
+
+
+def _api(credentials: JiraCredentials) -> str:
+    return f"{credentials.baseUrl.rstrip('/')}/rest/api/3"
+
+
+def _auth(credentials: JiraCredentials) -> tuple[str, str]:
+    return credentials.email, credentials.apiToken
+
+
+def _refuses_priority(response: HttpResponse) -> bool:
+    """Jira's answer when the project's create screen has no Priority field."""
+    if response.status != 400:
+        return False
+    body = _json(response.text)
+    errors = body.get("errors")
+    if isinstance(errors, dict) and "priority" in errors:
+        return True
+    return any("field 'priority'" in str(message).lower() for message in body.get("errorMessages") or [])
+
+
+def _json(text: str) -> dict[str, Any]:
+    """A JSON object answer, or an empty one when the body is not (Jira's 401 may be plain text)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def jira_errors(text: str) -> str | None:
+    """Jira's ``errorMessages`` and ``errors`` as one line, or None when the body holds neither."""
+    body = _json(text)
+    parts = [str(message) for message in body.get("errorMessages") or []]
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        parts += [f"{field}: {message}" for field, message in errors.items()]
+    return "; ".join(parts) or None
+
+
+def issue_fields(delivery: Delivery) -> dict[str, Any]:
+    """The ``fields`` of the issue to create."""
+    config: JiraConfig = delivery.config
+    severity = delivery.event.severity
+    fields: dict[str, Any] = {
+        "project": {"key": config.projectKey},
+        "issuetype": {"name": config.issueType or DEFAULT_ISSUE_TYPE},
+        "summary": summary(messages.headline(delivery)),
+        "description": description(delivery),
+        "labels": ["apviso", "security"] + ([f"severity-{severity}"] if severity else []),
+    }
+    if severity:
+        fields["priority"] = {"name": PRIORITIES[severity]}
+    return fields
+
+
+def summary(text: str) -> str:
+    """``text`` on one line, cut to Jira's 255 characters (UTF-16 code units), with an ellipsis when cut."""
+    line = " ".join(text.split())
+    encoded = line.encode("utf-16-le")
+    if len(encoded) <= SUMMARY_LIMIT * 2:
+        return line
+    # Cutting may split a surrogate pair; "ignore" drops the orphaned half.
+    return encoded[: (SUMMARY_LIMIT - 1) * 2].decode("utf-16-le", errors="ignore") + "…"
+
+
+def description(delivery: Delivery) -> dict[str, Any]:
+    """The issue body as an Atlassian Document Format doc: headline, facts, link to Apviso."""
+    facts = [
+        {"type": "listItem", "content": [_paragraph(_text(f"{label}: ", [{"type": "strong"}]), _text(value))]}
+        for label, value in messages.facts(delivery)
+    ]
+    content: list[dict[str, Any]] = [
+        {"type": "heading", "attrs": {"level": 2}, "content": [_text(messages.headline(delivery))]},
+        {"type": "bulletList", "content": facts},
+    ]
+    url = messages.link(delivery)
+    if url:
+        content.append(_paragraph(_text("View in Apviso", [{"type": "link", "attrs": {"href": url}}])))
+    content.append(_paragraph(_text(f"Created by Apviso for the integration “{delivery.integration_name}”.")))
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def _paragraph(*texts: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "paragraph", "content": list(texts)}
+
+
+def _text(text: str, marks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "text", "text": text, **({"marks": marks} if marks else {})}

@@ -1,17 +1,40 @@
-"""Slack incoming webhooks."""
+"""Slack incoming webhooks.
+
+What is sent: a JSON POST to the integration's webhook URL with
+- ``text``: the headline and the link, the plain-text fallback that notifications and screen readers show;
+- ``blocks``: a header (severity emoji for findings, at most 150 characters), a section with the facts
+  (severity, target, scan, finding, schedule, event type, time; at most 3000 characters) and, when the
+  event has a link, a button to it;
+- ``channel`` when the integration sets one. Only legacy webhooks honour it: webhooks created by a Slack
+  app post to the channel chosen at install time and silently ignore the override.
+
+Event text is escaped for Slack's mrkdwn (``&``, ``<``, ``>``), so a finding title cannot mention
+@channel or render a disguised link. Success is a 200 whose body is ``ok``; any other answer is a
+failure carrying Slack's error string (``channel_not_found``, ``invalid_payload``…). Only 429 (with its
+Retry-After) and 5xx are retried: Slack's other errors do not heal by themselves. The webhook URL is the
+credential: neither it nor its path ever appears in an error.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from dataclasses import replace
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
 
-from integrations.providers.base import Provider, ProviderModel, allows_local, check_destination_url
+from integrations import http
+from integrations.delivery import Delivery, Outcome
+from integrations.providers import messages
+from integrations.providers.base import Provider, ProviderModel, SendContext, allows_local, check_destination_url
 
 # The webhook URL is a credential; outside the local stack it must be Slack's own host, so a
 # "Slack" integration cannot be used to make us call arbitrary URLs.
 SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+MAX_HEADER = 150  # Block Kit's limit for a header's text
+MAX_SECTION = 3000  # ... and for a section's text
+LINK_TEXT = "Open in Apviso"
 
 
 def _check_slack_url(value: str, info: ValidationInfo) -> str:
@@ -45,3 +68,74 @@ class Slack(Provider):
         "finding.high",
         "report.ready",
     )
+
+    @classmethod
+    def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """Post the message; Slack's success is a 200 whose body is ``ok``."""
+        credentials: SlackCredentials = delivery.credentials
+        try:
+            response = http.post(credentials.webhookUrl, json_body=message(delivery))
+        except http.TransportError as error:
+            return http.outcome_from_transport_error(error)
+        accepted = response.status == 200 and response.text.strip() == "ok"
+        outcome = http.outcome_from_response(
+            response, cls.secret_values(delivery.credentials, delivery.config), success=accepted
+        )
+        # Slack's errors are permanent strings; only rate limiting and its own failures deserve another try.
+        return replace(outcome, retryable=not accepted and (response.status == 429 or response.status >= 500))
+
+    @classmethod
+    def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
+        """The webhook URL, and its path alone too: an error page may quote the path without the host."""
+        values = super().secret_values(credentials, config)
+        return [*values, *(urlsplit(value).path for value in values)]
+
+
+def message(delivery: Delivery) -> dict[str, Any]:
+    """The webhook body: the plain-text fallback, the Block Kit message, and the channel override if any."""
+    body: dict[str, Any] = {"text": escape(fallback_text(delivery)), "blocks": blocks(delivery)}
+    config: SlackConfig = delivery.config
+    if config.channel:
+        body["channel"] = config.channel
+    return body
+
+
+def fallback_text(delivery: Delivery) -> str:
+    """What notifications and screen readers show: the headline, then the link."""
+    url = messages.link(delivery)
+    return f"{messages.headline(delivery)}\n{url}" if url else messages.headline(delivery)
+
+
+def blocks(delivery: Delivery) -> list[dict[str, Any]]:
+    """Header, facts and (when there is a link) a button; far below Slack's 50 blocks."""
+    severity = delivery.event.severity
+    emoji = f"{messages.SEVERITY_EMOJI[severity]} " if severity else ""
+    facts = "\n".join(f"*{label}:* {escape(value)}" for label, value in messages.facts(delivery))
+    result: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": clip(emoji + messages.headline(delivery), MAX_HEADER),
+                "emoji": True,
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, MAX_SECTION)}},
+    ]
+    url = messages.link(delivery)
+    if url:
+        button = {"type": "button", "text": {"type": "plain_text", "text": LINK_TEXT}, "url": url}
+        result.append({"type": "actions", "elements": [button]})
+    return result
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping, so a finding title cannot form a link or an @channel mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, an ellipsis marking the cut, never half an escaped entity."""
+    if len(text) <= limit:
+        return text
+    return re.sub(r"&[a-z]{0,3}$", "", text[: limit - 1]) + "…"

@@ -1,0 +1,84 @@
+"""Fan-out: events in (EventBridge or SQS), one job per matching integration out; bad events to the DLQ."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from tests.integration.conftest import KEY_B, Api
+
+SCAN = {"id": "scan_9", "target": "https://app.example.com", "url": "https://apviso.com/scans/scan_9"}
+
+
+def integration(api: Api, events: list[str], severity: str | None = None, key: str | None = None) -> str:
+    body = {
+        "provider": "webhook",
+        "name": "hook",
+        "credentials": {"url": "https://receiver.example.com/hook"},
+        "enabledEvents": events,
+        "minimumSeverity": severity,
+    }
+    reply = api.request("POST", "/v1/integrations", body, **({"key": key} if key else {}))
+    assert reply.status == 201, reply.body
+    return str(reply.body["id"])
+
+
+def event(kind: str, account: str = "acct_a", severity: str | None = None, event_id: str = "evt_1") -> dict[str, Any]:
+    data: dict[str, Any] = {"scan": SCAN}
+    if severity:
+        data["finding"] = {"id": "f_1", "title": "XSS in /search", "severity": severity}
+    return {"id": event_id, "type": kind, "accountId": account, "occurredAt": "2026-04-10T10:45:20Z", "data": data}
+
+
+def jobs(api: Api) -> list[dict[str, Any]]:
+    return [json.loads(m["Body"]) for m in api.messages("DeliveriesQueue")]
+
+
+def test_a_published_event_becomes_one_job_per_matching_integration_of_its_account(api: Api) -> None:
+    wants_new = integration(api, ["finding.new"])
+    wants_critical = integration(api, ["finding.new", "finding.critical"])
+    integration(api, ["finding.new"], severity="critical")  # filtered out: the finding is high
+    integration(api, ["scan.completed"])  # not subscribed
+    integration(api, ["finding.new"], key=KEY_B)  # another account
+    disabled = integration(api, ["finding.new"])
+    api.request("PATCH", f"/v1/integrations/{disabled}", {"enabled": False})
+    deleted = integration(api, ["finding.new"])
+    api.request("DELETE", f"/v1/integrations/{deleted}")
+
+    api.publish(event("finding.new", severity="high"))
+    assert api.poller("FanoutFunction").poll_once() == 1
+    found = {job["integrationId"]: job for job in jobs(api)}
+    assert set(found) == {wants_new, wants_critical}
+    assert found[wants_new]["eventType"] == "finding.new"
+    assert found[wants_critical]["eventType"] == "finding.new", "high is not critical"
+    assert all(job["event"]["id"] == "evt_1" and job["accountId"] == "acct_a" for job in found.values())
+
+
+def test_the_same_event_twice_yields_the_same_delivery_ids(api: Api) -> None:
+    integration(api, ["scan.completed"])
+    queue_url = api.resources.ref("EventsQueue")
+    for _ in range(2):
+        boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(event("scan.completed")))
+    api.poller("FanoutFunction").poll_once()
+    ids = [job["deliveryId"] for job in jobs(api)]
+    assert len(ids) == 2 and len(set(ids)) == 1
+
+
+def test_malformed_events_go_to_the_dead_letter_queue_with_their_reason(api: Api) -> None:
+    integration(api, ["finding.new"])
+    queue_url = api.resources.ref("EventsQueue")
+    bad = [
+        "{not json",
+        json.dumps(event("finding.new")),  # no finding severity
+        json.dumps({**event("scan.completed"), "type": "scan.exploded"}),
+    ]
+    for body in bad:
+        boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+    api.poller("FanoutFunction").poll_once()
+    assert jobs(api) == []
+    parked = api.messages("EventsDeadLetterQueue")
+    assert sorted(m["Body"] for m in parked) == sorted(bad)
+    assert all(m["MessageAttributes"]["reason"]["StringValue"] for m in parked)
+    assert api.messages("EventsQueue") == [], "never retried"

@@ -1,0 +1,62 @@
+"""The producer contract's parsing, and the retry schedule."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from integrations import retry
+from integrations.errors import ValidationFailed
+from integrations.events import parse_event
+
+EVENT = {
+    "id": "evt_42",
+    "type": "finding.new",
+    "accountId": "acct_123",
+    "occurredAt": "2026-04-10T10:45:20Z",
+    "data": {
+        "scan": {"id": "s1", "target": "https://app.example.com", "url": "https://apviso.com/s/1"},
+        "finding": {"id": "f1", "title": "SQL injection in /login", "severity": "critical", "extra": 1},
+    },
+}
+
+
+def test_a_direct_event_and_its_eventbridge_envelope_parse_alike() -> None:
+    direct = parse_event(json.dumps(EVENT))
+    envelope = {"version": "0", "source": "apviso.scanner", "detail-type": "finding.new", "detail": EVENT}
+    assert parse_event(json.dumps(envelope)) == direct
+    assert direct.severity == "critical"
+    assert direct.data.finding is not None and direct.data.finding.model_extra == {"extra": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        json.dumps([EVENT]),
+        json.dumps({**EVENT, "type": "scan.exploded"}),
+        json.dumps({**EVENT, "id": ""}),
+        json.dumps({**EVENT, "occurredAt": "yesterday"}),
+        json.dumps({k: v for k, v in EVENT.items() if k != "accountId"}),
+        json.dumps({**EVENT, "data": {"scan": {"id": "s1"}}}),  # a finding event without its finding
+        json.dumps({"source": "someone.else", "detail-type": "finding.new", "detail": EVENT}),
+        json.dumps({**EVENT, "data": {"blob": "x" * 70_000}}),
+    ],
+    ids=["not json", "array", "unknown type", "empty id", "bad time", "no account", "no finding", "foreign source", "too large"],
+)
+def test_malformed_events_are_refused_with_a_reason(body: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        parse_event(body)
+    assert raised.value.message
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(7)
+    delays = [retry.next_delay(attempt, 8, rng=rng) for attempt in range(1, 8)]
+    for delay, base in zip(delays, retry.BACKOFF, strict=True):
+        assert delay is not None and base * 0.8 <= delay <= base * 1.2
+    assert retry.next_delay(8, 8) is None, "the last attempt gets no retry"
+    assert retry.next_delay(1, 8, retry_after=120, rng=rng) == 120
+    assert retry.next_delay(1, 8, retry_after=10**9) == retry.MAX_DELAY
