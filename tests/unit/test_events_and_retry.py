@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
 from integrations import retry
+from integrations.catalog import EVENT_TYPES
 from integrations.errors import ValidationFailed
 from integrations.events import parse_event
+from tests.conftest import ROOT
 
 EVENT = {
     "id": "evt_42",
@@ -60,3 +63,14 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     assert retry.next_delay(8, 8) is None, "the last attempt gets no retry"
     assert retry.next_delay(1, 8, retry_after=120, rng=rng) == 120
     assert retry.next_delay(1, 8, retry_after=10**9) == retry.MAX_DELAY
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "events" / "scanner").glob("*.json")), ids=lambda p: p.stem)
+def test_every_sample_producer_event_follows_the_contract(path: Path) -> None:
+    parsed = parse_event(path.read_text())
+    assert parsed.type == path.stem.replace("_", ".")
+
+
+def test_there_is_a_sample_for_each_of_the_nine_event_types() -> None:
+    stems = {p.stem.replace("_", ".") for p in (ROOT / "events" / "scanner").glob("*.json")}
+    assert stems == set(EVENT_TYPES)
