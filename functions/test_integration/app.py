@@ -19,7 +19,10 @@ router = Router()
     "/v1/integrations/<id>/test",
     summary="Test integration connection",
     description="Sends a test event (marked as a test) synchronously and reports the provider's answer.",
-    responses={200: {"description": "The test result; success is false with an error when it failed"}, **error_responses(400, 404)},
+    responses={
+        200: {"description": "The test result; success is false with an error when it failed"},
+        **error_responses(400, 404),
+    },
     tags=["Integrations"],
 )
 def test_integration(id: str) -> TestResult:  # noqa: A002 - the seed's name

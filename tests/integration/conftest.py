@@ -103,7 +103,9 @@ class Api:
         """Every message visible in ``queue`` (read without consuming: they become visible again at once)."""
         url = self.resources.ref(queue)
         sqs = boto3.client("sqs")
-        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        )
         for message in found:
             sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
         return list(found)

@@ -7,12 +7,12 @@ from typing import Any
 
 import boto3
 
-from tests.integration.conftest import KEY_B, Api
+from tests.integration.conftest import KEY_A, KEY_B, Api
 
 SCAN = {"id": "scan_9", "target": "https://app.example.com", "url": "https://apviso.com/scans/scan_9"}
 
 
-def integration(api: Api, events: list[str], severity: str | None = None, key: str | None = None) -> str:
+def integration(api: Api, events: list[str], severity: str | None = None, key: str = KEY_A) -> str:
     body = {
         "provider": "webhook",
         "name": "hook",
@@ -20,7 +20,7 @@ def integration(api: Api, events: list[str], severity: str | None = None, key: s
         "enabledEvents": events,
         "minimumSeverity": severity,
     }
-    reply = api.request("POST", "/v1/integrations", body, **({"key": key} if key else {}))
+    reply = api.request("POST", "/v1/integrations", body, key=key)
     assert reply.status == 201, reply.body
     return str(reply.body["id"])
 

@@ -47,7 +47,17 @@ def test_a_direct_event_and_its_eventbridge_envelope_parse_alike() -> None:
         json.dumps({"source": "someone.else", "detail-type": "finding.new", "detail": EVENT}),
         json.dumps({**EVENT, "data": {"blob": "x" * 70_000}}),
     ],
-    ids=["not json", "array", "unknown type", "empty id", "bad time", "no account", "no finding", "foreign source", "too large"],
+    ids=[
+        "not json",
+        "array",
+        "unknown type",
+        "empty id",
+        "bad time",
+        "no account",
+        "no finding",
+        "foreign source",
+        "too large",
+    ],
 )
 def test_malformed_events_are_refused_with_a_reason(body: str) -> None:
     with pytest.raises(ValidationFailed) as raised:

@@ -39,7 +39,9 @@ class Dispatcher:
         """One attempt of ``job``; None when the integration was deleted or disabled since fan-out."""
         record = self.store.get(job.accountId, job.integrationId)
         if record is None or record.deleted or not record.enabled:
-            logger.info("Skipped delivery: integration deleted or disabled", extra={"integration_id": job.integrationId})
+            logger.info(
+                "Skipped delivery: integration deleted or disabled", extra={"integration_id": job.integrationId}
+            )
             return None
         return self._attempt(record, job.deliveryId, job.eventType, job.event, attempt, test=False)
 
@@ -97,8 +99,9 @@ class Dispatcher:
                 attempt=attempt,
                 delivered_at=started,
             )
-            status = "success" if outcome.success else "failed"
-            self.store.set_last_delivery(record.accountId, record.id, clock.iso(started), status)
+            self.store.set_last_delivery(
+                record.accountId, record.id, clock.iso(started), "success" if outcome.success else "failed"
+            )
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from integrations.catalog import SEVERITIES, EventType, Severity
 from integrations.errors import ValidationFailed
@@ -15,6 +16,11 @@ EVENTBRIDGE_SOURCE = "apviso.scanner"
 
 Text = Annotated[str, StringConstraints(max_length=2048)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _real_moment(value: str) -> str:
+    datetime.fromisoformat(value)  # rejects 2026-13-45T99:99:99Z, which the pattern lets through
+    return value
 
 
 class _Part(BaseModel):
@@ -60,7 +66,11 @@ class Event(BaseModel):
     id: Identifier
     type: EventType
     accountId: Identifier
-    occurredAt: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")]
+    occurredAt: Annotated[
+        str,
+        StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$"),
+        AfterValidator(_real_moment),
+    ]
     data: EventData = Field(default_factory=EventData)
 
     @model_validator(mode="after")

@@ -50,7 +50,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 def _session() -> requests.Session:
     # One pooled session per container; redirects are never followed (a redirect is a failure).
     session = requests.Session()
-    session.max_redirects = 0
     session.trust_env = False  # no proxy or .netrc from the environment
     return session
 
@@ -62,7 +61,7 @@ def post(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    timeout: float = READ_TIMEOUT,
+    timeout: float | None = None,
 ) -> HttpResponse:
     """POST and return the answer, whatever its status; raises TransportError when there is none."""
     return request("POST", url, json_body=json_body, data=data, headers=headers, auth=auth, timeout=timeout)
@@ -76,9 +75,10 @@ def request(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    timeout: float = READ_TIMEOUT,
+    timeout: float | None = None,
 ) -> HttpResponse:
     """One HTTP request with the service's User-Agent, bounded timeouts and no redirects."""
+    timeout = READ_TIMEOUT if timeout is None else timeout
     sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     started = time.monotonic()
     try:

@@ -32,7 +32,9 @@ class DynamoProviderState:
         self.table_name = table_name
 
     def get(self, key: str) -> dict[str, Any] | None:
-        response = aws.client("dynamodb").get_item(TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True)
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True
+        )
         item = response.get("Item")
         if not item or int(item["expiresAt"]["N"]) <= time.time():
             return None

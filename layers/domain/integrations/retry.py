@@ -12,7 +12,9 @@ JITTER = 0.2  # ±20 %, so failures of one burst do not retry in lockstep
 MAX_DELAY = 12 * 3600  # SQS's longest visibility timeout
 
 
-def next_delay(attempt: int, max_attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> int | None:
+def next_delay(
+    attempt: int, max_attempts: int, retry_after: float | None = None, rng: random.Random | None = None
+) -> int | None:
     """Seconds until the next attempt after failed attempt ``attempt`` (1-based), or None when it was the last."""
     if attempt >= max_attempts:
         return None
@@ -23,10 +25,12 @@ def next_delay(attempt: int, max_attempts: int, retry_after: float | None = None
     return max(0, min(round(delay), MAX_DELAY))
 
 
-class RetryScheduled(Exception):  # noqa: N818 - not an error: the batch processor's signal to keep the message
+class RetryScheduled(Exception):
     """The attempt failed retryably; the message stays in the queue, hidden until the next attempt."""
 
 
 def schedule_retry(queue_url: str, receipt_handle: str, delay: int) -> None:
     """Hide the message for ``delay`` seconds; when it reappears, the dispatcher makes the next attempt."""
-    aws.client("sqs").change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay)
+    aws.client("sqs").change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+    )

@@ -90,7 +90,9 @@ class IntegrationStore:
 
     def list_enabled(self, account_id: str) -> list[IntegrationRecord]:
         """The account's integrations that receive events (one Query of its own partition, never a Scan)."""
-        return self._query(account_id, "attribute_not_exists(deletedAt) AND enabled = :enabled", {":enabled": {"BOOL": True}})
+        return self._query(
+            account_id, "attribute_not_exists(deletedAt) AND enabled = :enabled", {":enabled": {"BOOL": True}}
+        )
 
     def _query(self, account_id: str, condition: str, values: dict[str, Any] | None = None) -> list[IntegrationRecord]:
         paginator = aws.client("dynamodb").get_paginator("query")

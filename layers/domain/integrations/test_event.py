@@ -35,10 +35,7 @@ def sample(account_id: str) -> Event:
 
 def result(outcome: Outcome, delivered_at: datetime) -> TestResult:
     """The seed's test answer; ``error`` only when the test failed."""
-    if outcome.success:
-        message = "Test event delivered successfully"
-    else:
-        message = "Test event delivery failed"
+    message = "Test event delivered successfully" if outcome.success else "Test event delivery failed"
     return TestResult(
         success=outcome.success,
         message=message,

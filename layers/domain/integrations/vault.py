@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import ClientError
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
 from integrations import aws
-
 
 # Deliveries read an integration's secret on every attempt: keep it briefly, so a burst costs one call,
 # yet a credential change (or deletion) takes effect within a minute.
@@ -43,7 +41,8 @@ class CredentialVault:
         """The secret's value, from this container's cache when it is younger than SECRET_MAX_AGE."""
         if self._cache is None:
             self._cache = SecretsProvider(boto3_client=aws.client("secretsmanager"))
-        value: dict[str, Any] = self._cache.get(name, max_age=SECRET_MAX_AGE, transform="json")
+        value = self._cache.get(name, max_age=SECRET_MAX_AGE, transform="json")
+        assert isinstance(value, dict)
         return value
 
     def replace(self, name: str, value: dict[str, Any]) -> None:

@@ -71,7 +71,7 @@ class Provider:
                     collect(item)
 
         collect(credentials.model_dump())
-        collect((config.model_dump().get("headers") or {}))
+        collect(config.model_dump().get("headers") or {})
         return found
 
 

@@ -37,6 +37,7 @@ from integrations.http import (
     outcome_from_transport_error,
     post,
     request,
+    scrub,
 )
 from integrations.providers import messages
 from integrations.providers.base import (
@@ -47,7 +48,6 @@ from integrations.providers.base import (
     check_destination_url,
 )
 
-TIMEOUT = 10.0  # seconds to wait for Jira's answer
 ISSUE_TTL = 365 * 24 * 3600
 RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout
 SUMMARY_LIMIT = 255
@@ -104,11 +104,10 @@ class Jira(Provider):
         config: JiraConfig = delivery.config
         url = f"{_api(credentials)}/project/{config.projectKey}"
         try:
-            response = request("GET", url, headers={"Accept": "application/json"}, auth=_auth(credentials), timeout=TIMEOUT)
+            response = request("GET", url, headers={"Accept": "application/json"}, auth=_auth(credentials))
         except TransportError as error:
             return outcome_from_transport_error(error)
-        secrets = cls.secret_values(credentials, config)
-        return outcome_from_response(response, secrets, detail=jira_errors(response.text))
+        return _outcome(response, cls.secret_values(credentials, config))
 
 
 def issue_record_key(delivery: Delivery) -> str | None:
@@ -118,6 +117,7 @@ def issue_record_key(delivery: Delivery) -> str | None:
 
 
 def reservation_key(record_key: str) -> str:
+    """Where the delivery creating the finding's issue holds its reservation."""
     return f"{record_key}:creating"
 
 
@@ -127,7 +127,7 @@ def _reserve(delivery: Delivery, state: ProviderState, record_key: str) -> bool:
     if state.put_if_absent(key, {"status": "creating", "deliveryId": delivery.delivery_id}, RESERVATION_TTL):
         return True
     held = state.get(key)
-    return held is not None and held.get("deliveryId") == delivery.delivery_id
+    return held is not None and bool(held.get("deliveryId") == delivery.delivery_id)
 
 
 def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict[str, Any] | None]:
@@ -141,11 +141,17 @@ def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict
             response = dataclasses.replace(response, elapsed_ms=first_ms + response.elapsed_ms)
     except TransportError as error:
         return outcome_from_transport_error(error), None
-    outcome = outcome_from_response(response, secrets, detail=jira_errors(response.text))
+    outcome = _outcome(response, secrets)
     if not outcome.success:
         return outcome, None
     created = _json(response.text)
     return outcome, {"issueKey": created.get("key"), "issueId": created.get("id")}
+
+
+def _outcome(response: HttpResponse, secrets: list[str]) -> Outcome:
+    # Scrubbed before outcome_from_response cuts the text, so that a cut cannot leave part of a secret behind.
+    detail = scrub(jira_errors(response.text) or response.text, secrets)
+    return outcome_from_response(response, secrets, detail=detail)
 
 
 def _post_issue(credentials: JiraCredentials, fields: dict[str, Any]) -> HttpResponse:
@@ -154,7 +160,6 @@ def _post_issue(credentials: JiraCredentials, fields: dict[str, Any]) -> HttpRes
         json_body={"fields": fields},
         headers={"Accept": "application/json"},
         auth=_auth(credentials),
-        timeout=TIMEOUT,
     )
 
 

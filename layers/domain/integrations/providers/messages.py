@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from integrations.delivery import TEST_EVENT_TYPE, Delivery
 
-SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
-                  "low": ":large_blue_circle:", "info": ":white_circle:"}
+SEVERITY_EMOJI = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":large_blue_circle:",
+    "info": ":white_circle:",
+}
 
 
 def headline(delivery: Delivery) -> str:

@@ -1,16 +1,51 @@
-"""Generic HTTPS webhooks, signed per Standard Webhooks when a secret is set."""
+"""Generic HTTPS webhooks, signed per Standard Webhooks when a secret is set.
+
+The request: ``POST`` to the integration's URL with the body
+``{"type": <event type>, "timestamp": <when the event occurred>, "data": {...}}``, compact JSON in UTF-8.
+- ``type`` is the delivery's label (for instance ``finding.critical``, or ``integration.test``).
+- ``timestamp`` is the event's ``occurredAt`` in UTC (``2026-04-10T10:45:20Z``), as Standard Webhooks
+  recommends; when the attempt was made is the ``webhook-timestamp`` header. The body is therefore
+  byte-identical on every retry of one delivery.
+- ``data`` is the producer's event data (``scan``, ``finding``, ``report``, ``schedule``, with any extra
+  fields the producer sent; absent values are omitted, never null), plus ``event: {"id": …}`` to match the
+  event across integrations, and ``test: true`` on test deliveries. The account id is not sent: an endpoint
+  belongs to one account.
+
+Headers: ``Content-Type: application/json``, the service's ``User-Agent``, ``webhook-id`` (the delivery
+id: the same on every retry, an idempotency key), ``webhook-timestamp`` (Unix seconds of this attempt;
+receivers should refuse values more than 5 minutes away) and, when a secret is set,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">``. The key is
+the base64 payload of a ``whsec_`` secret, otherwise the secret's UTF-8 bytes. With the ``standardwebhooks``
+library a receiver verifies a ``whsec_`` secret with ``Webhook(secret)`` and a plain one with
+``Webhook(secret.encode())`` (given a string, that library always base64-decodes it).
+
+Signing uses hmac/hashlib: it is three lines, and the tests verify it with the independent
+``standardwebhooks`` library rather than with the code under test. Custom ``config.headers`` are added,
+but never replace the headers above (validation refuses them; sending drops them again).
+
+Outcome: 2xx is success; 410 Gone means the receiver wants no more deliveries (not retried); 408, 425,
+429, 5xx and network errors are retried; redirects are not followed and count as failures.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import json
 import re
-from typing import Annotated
+import time
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from integrations import clock, http
 from integrations.catalog import EVENT_TYPES
-from integrations.providers.base import Provider, ProviderModel, check_destination_url
+from integrations.delivery import Delivery, Outcome
+from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url
 
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1024
@@ -19,6 +54,13 @@ RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # RFC 9110 field-name
+GONE = "The receiver asked for no more deliveries (410 Gone)"
+
+
+def is_reserved_header(name: str) -> bool:
+    """Whether ``name`` is a header the service sets itself (any case)."""
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith("webhook-")
 
 
 def _check_secret(value: str) -> str:
@@ -38,13 +80,12 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if not _TOKEN.match(name):
             raise ValueError(f"header name {name!r} is not a valid HTTP header name")
-        lowered = name.lower()
-        if lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
+        if is_reserved_header(name):
             raise ValueError(f"header {name!r} is set by the service and cannot be overridden")
-        if len(value) > MAX_HEADER_VALUE or any(c in value for c in "\r\n\0"):
-            # The value is never echoed: custom headers often carry tokens.
+        # ASCII only, or the HTTP client could not send it. The value is never echoed: it often holds a token.
+        if len(value) > MAX_HEADER_VALUE or not value.isascii() or any(c in value for c in "\r\n\0"):
             raise ValueError(
-                f"header {name!r} has an invalid value (no line breaks, at most {MAX_HEADER_VALUE} characters)"
+                f"header {name!r} has an invalid value (ASCII, no line breaks, at most {MAX_HEADER_VALUE} characters)"
             )
     return headers
 
@@ -71,3 +112,62 @@ class Webhook(Provider):
     credentials = WebhookCredentials
     config = WebhookConfig
     supported_events = EVENT_TYPES
+
+    @classmethod
+    def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
+        """POST the signed event; 2xx is success, and 410 Gone asks us to stop."""
+        credentials: WebhookCredentials = delivery.credentials
+        config: WebhookConfig = delivery.config
+        body = encode(payload(delivery))
+        # Ours last, so that no custom header can stand in for them.
+        headers = {**custom_headers(config), **standard_headers(delivery.delivery_id, body, credentials.secret)}
+        try:
+            response = http.post(credentials.url, data=body, headers=headers)
+        except http.TransportError as error:
+            return http.outcome_from_transport_error(error)
+        if response.status == 410:
+            return Outcome(False, response.status, response.elapsed_ms, GONE, retryable=False)
+        return http.outcome_from_response(response, cls.secret_values(credentials, config))
+
+    @classmethod
+    def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
+        """Also the URL's path and query: they often hold a token, and error pages quote them without the host."""
+        values = super().secret_values(credentials, config)
+        urls = [urlsplit(value) for value in values if value.startswith(("https://", "http://"))]
+        return [*values, *(url.path for url in urls), *(url.query for url in urls)]
+
+
+def payload(delivery: Delivery) -> dict[str, Any]:
+    """The Standard Webhooks body: type, when the event occurred, and the event's data."""
+    data = delivery.event.data.model_dump(mode="json", exclude_none=True)
+    data["event"] = {"id": delivery.event.id}
+    if delivery.test:
+        data["test"] = True
+    occurred = clock.iso(datetime.fromisoformat(delivery.event.occurredAt))
+    return {"type": delivery.event_type, "timestamp": occurred, "data": data}
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: these exact bytes are both signed and sent."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def standard_headers(message_id: str, body: bytes, secret: str | None) -> dict[str, str]:
+    """Content type and the ``webhook-*`` headers of this attempt, signed when there is a secret."""
+    timestamp = int(time.time())  # the attempt's time, so that retries pass receivers' 5-minute window
+    headers = {"Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": str(timestamp)}
+    if secret:
+        headers["webhook-signature"] = sign(secret, message_id, timestamp, body)
+    return headers
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` per Standard Webhooks."""
+    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def custom_headers(config: WebhookConfig) -> dict[str, str]:
+    """The integration's extra headers without any reserved one, whatever its case."""
+    return {name: value for name, value in (config.headers or {}).items() if not is_reserved_header(name)}

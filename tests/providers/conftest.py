@@ -1,0 +1,38 @@
+"""Fixtures of the provider tests: fake providers on loopback, and a read timeout short enough for fast tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from integrations import http
+from tests.providers.fakes import FakePagerDuty, FakeReceiver, FakeSlack
+
+SHORT_READ_TIMEOUT = 0.25
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeReceiver]:
+    """A generic receiver: 200 with an empty body unless a test scripts otherwise."""
+    with FakeReceiver() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def pagerduty() -> Iterator[FakePagerDuty]:
+    with FakePagerDuty() as fake:
+        yield fake
+
+
+@pytest.fixture
+def short_read_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Senders rely on http.post's default read timeout; shorten it so a slow answer times out quickly."""
+    monkeypatch.setattr(http, "READ_TIMEOUT", SHORT_READ_TIMEOUT)
+    return SHORT_READ_TIMEOUT
