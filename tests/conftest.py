@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integrations import aws, service, settings
+from integrations import aws, delivery_logs, dispatch, fanout, service, settings
 from integrations.observability import logger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,8 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _clear_caches() -> None:
     aws.reset()
     settings.load.cache_clear()
-    service.from_environment.cache_clear()
+    for wired in (service, dispatch, fanout, delivery_logs):
+        wired.from_environment.cache_clear()
 
 
 @pytest.fixture

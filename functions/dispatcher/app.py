@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations import dispatch, retry, settings
 from integrations.jobs import DeliveryJob
-from integrations.observability import logger, metrics, tracer
+from integrations.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -34,6 +34,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

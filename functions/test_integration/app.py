@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations import dispatch, service, test_event
 from integrations.api import account_id, build_app, error_responses, integration_id
 from integrations.models import TestResult
-from integrations.observability import logger, metrics, tracer
+from integrations.observability import logger, tracer
 
 router = Router()
 
@@ -20,15 +21,20 @@ router = Router()
     summary="Test integration connection",
     description="Sends a test event (marked as a test) synchronously and reports the provider's answer.",
     responses={
-        200: {"description": "The test result; success is false with an error when it failed"},
+        200: {
+            "description": "The test result; success is false with an error when it failed",
+            "content": {"application/json": {"model": TestResult}},
+        },
         **error_responses(400, 404),
     },
     tags=["Integrations"],
 )
-def test_integration(id: str) -> TestResult:  # noqa: A002 - the seed's name
+def test_integration(id: str) -> Response[dict[str, Any]]:  # noqa: A002 - the seed's name
     record = service.from_environment().get_live(account_id(router), integration_id(id))
     outcome, delivered_at = dispatch.from_environment().deliver_test(record, test_event.sample(record.accountId))
-    return test_event.result(outcome, delivered_at)
+    # Serialized here, not by Powertools, which would keep `"error": null` on success.
+    body = test_event.result(outcome, delivered_at).model_dump(mode="json")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 app = build_app(router)
@@ -36,6 +42,5 @@ app = build_app(router)
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

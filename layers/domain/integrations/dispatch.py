@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from integrations import clock, settings
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
+from integrations.errors import field_path
 from integrations.events import Event
 from integrations.jobs import DeliveryJob
 from integrations.observability import logger, record_attempt
@@ -65,13 +66,15 @@ class Dispatcher:
         assert record.secretName is not None
         secret = self.vault.read_cached(record.secretName)
         started = started or clock.now()
+        validation = {"allow_local_destinations": self.context.settings.allow_local_destinations}
         try:
             # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.
-            validation = {"allow_local_destinations": self.context.settings.allow_local_destinations}
-            credentials = provider.credentials.model_validate(secret.get("credentials", {}), context=validation)
-            config = provider.config.model_validate(secret.get("config", {}), context=validation)
+            part = "credentials"
+            credentials = provider.credentials.model_validate(secret.get(part, {}), context=validation)
+            part = "config"
+            config = provider.config.model_validate(secret.get(part, {}), context=validation)
         except ValidationError as error:
-            fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+            fields = ", ".join(sorted({f"{part}.{field_path(e['loc'])}" for e in error.errors()}))
             outcome = Outcome(False, None, 0, f"Stored settings are no longer valid ({fields}); update the integration")
         else:
             delivery = Delivery(

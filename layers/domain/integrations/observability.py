@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from integrations.delivery import Outcome
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 
 
 def record_attempt(provider: str, outcome: Outcome) -> None:
-    """EMF metrics of one delivery attempt: a count by provider and outcome, and its latency."""
+    """EMF metrics of one delivery attempt: a count by provider and outcome, and its latency.
+
+    single_metric flushes at once, so attempts of different providers in one batch keep their dimensions.
+    """
     result = "skipped" if outcome.skipped else "success" if outcome.success else "failed"
     with single_metric(name="DeliveryAttempts", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="provider", value=provider)

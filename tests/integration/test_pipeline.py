@@ -1,0 +1,170 @@
+"""The whole delivery pipeline in-process: EventBridge → fan-out → dispatcher → a real local receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from integrations import dispatch, retry, settings
+from tests.conftest import ROOT
+from tests.integration.conftest import Api
+from tests.integration.test_fanout import event
+from tests.providers.fakes import FakeReceiver, FakeWebhookReceiver, Reply
+
+SECRET = "whsec_" + "cGlwZWxpbmUtc2lnbmluZy1rZXktMTIzNDU2"
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_and_instant_retries(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the receivers listen on loopback
+    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))  # the schedule is unit-tested
+    settings.load.cache_clear()
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeWebhookReceiver]:
+    with FakeWebhookReceiver(SECRET) as fake:
+        yield fake
+
+
+def webhook(api: Api, url: str, events: list[str] | None = None) -> str:
+    body = {
+        "provider": "webhook",
+        "name": "Local receiver",
+        "credentials": {"url": url, "secret": SECRET},
+        "enabledEvents": events or ["finding.critical", "scan.completed"],
+    }
+    reply = api.request("POST", "/v1/integrations", body)
+    assert reply.status == 201, reply.body
+    return str(reply.body["id"])
+
+
+def logs(api: Api, integration_id: str) -> list[dict[str, Any]]:
+    return list(api.request("GET", f"/v1/integrations/{integration_id}/logs").body["data"])
+
+
+def test_a_published_event_is_delivered_signed_and_logged(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("finding.critical", severity="critical"))
+    api.drain()
+    [request] = receiver.requests
+    assert request.json()["type"] == "finding.critical"
+    assert request.json()["data"]["finding"]["title"] == "XSS in /search"
+    assert request.headers["webhook-signature"].startswith("v1,")  # verified by the receiver itself
+    [entry] = logs(api, hook)
+    assert (entry["event"], entry["status"], entry["responseCode"], entry["error"]) == (
+        "finding.critical",
+        "success",
+        204,
+        None,
+    )
+    listed = api.request("GET", "/v1/integrations").body["data"][0]
+    assert listed["lastDeliveryStatus"] == "success" and listed["lastDeliveryAt"] == entry["deliveredAt"]
+
+
+def test_a_receiver_failing_twice_gets_two_failed_entries_then_one_success(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(500, "boom"), Reply(503))
+    api.publish(event("scan.completed"))
+    api.drain()
+    assert [e["status"] for e in logs(api, hook)] == ["success", "failed", "failed"]
+    assert logs(api, hook)[2]["error"] == "Provider returned HTTP 500: Internal Server Error (boom)"
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1, "one delivery id across retries"
+    assert len(receiver.requests) == 3
+
+
+@pytest.mark.parametrize("stack_parameters", [{"MaxDeliveryAttempts": "3"}])
+def test_a_receiver_failing_forever_ends_in_the_dead_letter_queue(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(*[Reply(502)] * 10)
+    api.publish(event("scan.completed"))
+    api.drain()
+    assert [e["status"] for e in logs(api, hook)] == ["failed"] * 3
+    assert len(receiver.requests) == 3
+    [parked] = api.messages("DeliveriesDeadLetterQueue")
+    assert hook in parked["Body"]
+
+
+def test_a_client_error_is_not_retried(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(422, {"error": "unexpected payload"}))
+    api.publish(event("scan.completed"))
+    api.drain()
+    assert [e["status"] for e in logs(api, hook)] == ["failed"]
+    assert len(receiver.requests) == 1
+    assert api.messages("DeliveriesDeadLetterQueue") == []
+
+
+def test_retry_after_hides_the_job_until_then(api: Api, receiver: FakeWebhookReceiver) -> None:
+    webhook(api, receiver.url)
+    receiver.script(Reply(429, headers={"Retry-After": "120"}))
+    api.publish(event("scan.completed"))
+    api.drain()
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=api.resources.ref("DeliveriesQueue"), AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1", "waiting out Retry-After"
+    assert len(receiver.requests) == 1
+
+
+def test_a_job_for_an_integration_deleted_after_fan_out_is_dropped(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.poller("FanoutFunction").poll_once()
+    api.request("DELETE", f"/v1/integrations/{hook}")
+    api.drain()
+    assert receiver.requests == []
+    assert logs(api, hook) == []
+
+
+def test_settings_no_longer_valid_at_delivery_fail_without_a_connection(
+    api: Api, receiver: FakeReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "false")  # as in production: loopback is refused
+    settings.load.cache_clear()
+    dispatch.from_environment.cache_clear()
+    api.drain()
+    assert receiver.requests == []
+    [entry] = logs(api, hook)
+    assert entry["status"] == "failed" and "credentials.url" in entry["error"]
+
+
+def test_the_test_route_delivers_a_marked_test_event_and_logs_it(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    reply = api.request("POST", f"/v1/integrations/{hook}/test")
+    assert reply.status == 200
+    assert list(reply.body) == ["success", "message", "deliveredAt", "responseCode", "responseTime"]
+    assert reply.body["success"] is True and reply.body["responseCode"] == 204
+    body = receiver.last.json()
+    assert body["type"] == "integration.test" and body["data"]["test"] is True
+    [entry] = logs(api, hook)
+    assert entry["event"] == "integration.test" and entry["deliveredAt"] == reply.body["deliveredAt"]
+
+
+def test_a_failing_test_answers_success_false_with_the_error(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(500))
+    reply = api.request("POST", f"/v1/integrations/{hook}/test")
+    assert reply.status == 200
+    assert reply.body["success"] is False and reply.body["responseCode"] == 500
+    assert reply.body["error"] == "Provider returned HTTP 500: Internal Server Error"
+    assert reply.body["message"] == "Test event delivery failed"
+
+
+def test_every_sample_event_reaches_a_webhook_subscribed_to_everything(api: Api, receiver: FakeWebhookReceiver) -> None:
+    every = [path.stem.replace("_", ".") for path in sorted((ROOT / "events" / "scanner").glob("*.json"))]
+    hook = webhook(api, receiver.url, every)
+    queue = api.resources.ref("EventsQueue")
+    for path in sorted((ROOT / "events" / "scanner").glob("*.json")):
+        body = path.read_text().replace("acct_local", "acct_a")
+        boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+    api.drain()
+    assert sorted(r.json()["type"] for r in receiver.requests) == sorted(every)
+    assert len(logs(api, hook)) == len(every)
