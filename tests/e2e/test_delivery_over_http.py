@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from devstack.testing import start_local_stack, stop_local_stack
 
+from devstack.testing import start_local_stack, stop_local_stack
 from tests.conftest import ROOT
 from tests.providers.fakes import FakeWebhookReceiver
 
