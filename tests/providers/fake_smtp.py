@@ -56,11 +56,16 @@ class FakeSmtp:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if self._server is not None:
-            self._server.close()
-            asyncio.run_coroutine_threadsafe(self._server.wait_closed(), self._loop).result(timeout=5)
+            asyncio.run_coroutine_threadsafe(self._close(self._server), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
+
+    @staticmethod
+    async def _close(server: asyncio.Server) -> None:
+        # On the loop's own thread: asyncio.Server is not thread-safe.
+        server.close()
+        await server.wait_closed()
 
     def _protocol(self) -> SMTP:
         # A fixed host name spares aiosmtpd a look-up of this machine's name.

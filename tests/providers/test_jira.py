@@ -6,7 +6,7 @@ import base64
 import dataclasses
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -213,17 +213,24 @@ TOO_MANY = Reply(429, {"errorMessages": ["Rate limit exceeded."], "errors": {}},
         (TOO_MANY, 429, True, 30.0, "HTTP 429: Too Many Requests (Rate limit exceeded.)"),
         (Reply(500, {"errorMessages": ["Internal server error"], "errors": {}}), 500, True, None, "HTTP 500"),
         (Reply(503, "<html>Service Unavailable</html>"), 503, True, None, "(<html>Service Unavailable</html>)"),
+        (
+            Reply(302, headers={"Location": "https://id.atlassian.com/login"}),
+            302,
+            False,
+            None,
+            "Provider answered with a redirect (HTTP 302), which is not followed",
+        ),
         (Reply(201, delay=5), None, True, None, "No response within 0.25 s"),
         ("reset", None, True, None, "Connection reset by the provider"),
     ],
-    ids=["401", "400-project", "403", "404", "422", "429", "500", "503-html", "slow", "reset"],
+    ids=["401", "400-project", "403", "404", "422", "429", "500", "503-html", "302", "slow", "reset"],
 )
 @pytest.mark.usefixtures("short_read_timeout")
 def test_failures_say_why_retry_only_when_worth_it_and_release_the_reservation(
     jira: FakeJira,
     context: SendContext,
     state: DynamoProviderState,
-    setup: Reply | str,
+    setup: Reply | Literal["reset", "wrong token", "unknown project"],
     status: int | None,
     retryable: bool,
     retry_after: float | None,
@@ -234,7 +241,7 @@ def test_failures_say_why_retry_only_when_worth_it_and_release_the_reservation(
     elif setup == "unknown project":
         sent = delivery(jira, config={"projectKey": "NOPE"})
     else:
-        jira.script(setup)  # type: ignore[arg-type]
+        jira.script(setup)
         sent = delivery(jira)
 
     outcome = Jira.send(sent, context)

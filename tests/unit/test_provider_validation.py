@@ -145,6 +145,7 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]]
     ),
     ("email", {"recipients": ["a@b.io", "A@b.io"]}, None, ["scan.completed"], "credentials.recipients"),
     ("email", {"recipients": ["a@b.io"]}, {"digestMode": "true"}, ["scan.completed"], "config.digestMode"),
+    ("email", {"recipients": ["a@b.io"]}, {"digestMode": True}, ["finding.critical"], "config.digestMode"),
 ]
 
 

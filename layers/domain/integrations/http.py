@@ -150,7 +150,8 @@ def outcome_from_response(
         error = f"Provider answered with a redirect (HTTP {response.status}), which is not followed"
         return Outcome(False, response.status, response.elapsed_ms, error, retryable=False)
     error = f"Provider returned HTTP {response.status}: {response.reason}".rstrip(": ")
-    snippet = (detail if detail is not None else response.text).strip().replace("\n", " ")[:200]
+    # Scrubbed before it is cut: a cut could leave part of a secret that no longer matches.
+    snippet = scrub(detail if detail is not None else response.text, secrets).strip().replace("\n", " ")[:200]
     if snippet:
         error += f" ({snippet})"
     return Outcome(

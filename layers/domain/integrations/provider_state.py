@@ -36,7 +36,8 @@ class DynamoProviderState:
             TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True
         )
         item = response.get("Item")
-        if not item or int(item["expiresAt"]["N"]) <= time.time():
+        # A key kept by append() holds a list, not a value.
+        if not item or "value" not in item or int(item["expiresAt"]["N"]) <= time.time():
             return None
         value: dict[str, Any] = _plain(_deserializer.deserialize(item["value"]))
         return value

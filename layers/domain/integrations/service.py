@@ -60,6 +60,9 @@ def validate_settings(
         except ValidationError as error:
             errors += _errors(part, error)
     errors += _unsupported_events(provider, events)
+    if not errors:
+        config_model = provider.config.model_validate(secret["config"], context=context)
+        errors += [FieldError(path, message) for path, message in provider.check(config_model, events).items()]
     if errors:
         raise ValidationFailed(f"Invalid {provider.name} integration", errors)
     return secret

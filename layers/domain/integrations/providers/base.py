@@ -46,6 +46,11 @@ class Provider:
     supported_events: ClassVar[tuple[EventType, ...]]
 
     @classmethod
+    def check(cls, config: ProviderModel, events: list[EventType]) -> dict[str, str]:
+        """Rules across fields, as {field path: message}; none by default."""
+        return {}
+
+    @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
         """Make one delivery attempt; never raises for a provider's or the network's failure."""
         raise NotImplementedError

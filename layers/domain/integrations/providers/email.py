@@ -14,16 +14,19 @@ Decisions:
   A message that some recipients refused but others accepted counts as delivered.
 - Error texts never name an address: SES's sandbox errors and SMTP replies quote recipients, so every
   address-like token is redacted.
+- Scan emails also show what the producer's sample events carry beyond the contract: ``scan.findings`` (counts
+  by severity) as "Findings" and ``scan.error`` as "Reason".
 - Digest mode (config.digestMode): a finding event of a scan is not sent. It is appended to
   ``digest:{integration_id}:{scan_id}`` (kept 7 days) and reported as a skipped success. scan.completed or
-  scan.failed takes the scan's findings and sends one message: the scan summary and each finding once, most
-  severe first, or the summary alone when none came. When that send fails in a way worth retrying, the findings
-  are put back so that the retry includes them. Other events (report.ready, the test event) and findings that
-  belong to no scan are sent on their own.
+  scan.failed takes the scan's findings and sends one message: the scan summary and, under "Alerts", each
+  finding once, most severe first, or the summary with "No alerts during this scan." when none came. When that
+  send fails in a way worth retrying, the findings are put back so that the retry includes them. Other events
+  (report.ready, the test event) and findings that belong to no scan are sent on their own.
 - A sent digest is marked ``digest:{integration_id}:{scan_id}:sent`` (7 days). A finding that arrives after it
   (queues do not keep order) is sent on its own instead of waiting for a digest that will never come, and
   another delivery of the scan's end is a skipped success; a retry of the same delivery sends again.
-- Left open: an attempt that dies between taking the scan's findings and sending them loses them.
+- Left open: an attempt that dies between taking the scan's findings and sending them loses them, and so does
+  a finding appended in the instant between the digest's sending and its check for a sent digest.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import AfterValidator, Field
 
 from integrations import aws
-from integrations.catalog import SEVERITIES
+from integrations.catalog import SEVERITIES, EventType
 from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.events import Finding
 from integrations.providers import messages
@@ -56,6 +59,7 @@ SCAN_ENDS = frozenset({"scan.completed", "scan.failed"})
 SES_THROTTLING = frozenset({"TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException"})
 ERROR_LIMIT = 200
 NO_ALERTS = "No alerts during this scan."
+SMTP_UNREACHABLE = "The SMTP server could not be reached or stopped answering"
 # Anything shaped like an address, so that no recipient reaches a delivery log through a provider's error text.
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
 _RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -86,6 +90,13 @@ class Email(Provider):
     credentials = EmailCredentials
     config = EmailConfig
     supported_events = ("scan.completed", "scan.failed", "finding.critical", "finding.high", "report.ready")
+
+    @classmethod
+    def check(cls, config: ProviderModel, events: list[EventType]) -> dict[str, str]:
+        """A digest is sent when its scan ends, so digest mode needs a scan-end subscription."""
+        if getattr(config, "digestMode", None) and not SCAN_ENDS & set(events):
+            return {"config.digestMode": "digest mode needs scan.completed or scan.failed in enabledEvents"}
+        return {}
 
     @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
@@ -318,11 +329,8 @@ def _send_smtp(transport: str, sender: str, recipients: list[str], message: Mess
     except smtplib.SMTPResponseException as error:
         reply = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
         return _smtp_refusal(error.smtp_code, str(reply), started)
-    except TimeoutError:
-        error_text = f"No answer from the SMTP server within {SMTP_TIMEOUT:g} s"
-        return Outcome(False, None, _elapsed(started), error_text, retryable=True)
-    except OSError:  # refused, reset or closed connections (smtplib's own errors are OSErrors too)
-        return Outcome(False, None, _elapsed(started), "Could not reach the SMTP server", retryable=True)
+    except OSError:  # refused, reset, closed or silent past the timeout (smtplib's own errors are OSErrors too)
+        return Outcome(False, None, _elapsed(started), SMTP_UNREACHABLE, retryable=True)
     return Outcome(True, 250, _elapsed(started))
 
 

@@ -40,13 +40,7 @@ from integrations.http import (
     scrub,
 )
 from integrations.providers import messages
-from integrations.providers.base import (
-    EmailAddress,
-    Provider,
-    ProviderModel,
-    SendContext,
-    check_destination_url,
-)
+from integrations.providers.base import EmailAddress, Provider, ProviderModel, SendContext, check_destination_url
 
 ISSUE_TTL = 365 * 24 * 3600
 RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout
