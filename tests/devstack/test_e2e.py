@@ -61,7 +61,7 @@ def test_serves_the_template_api_with_its_authorizer_and_embedded_aws(local_stac
     assert status == 201, body
     tables = aws(aws_url, "dynamodb").list_tables()["TableNames"]
     assert any(name.endswith("-IntegrationsTable") for name in tables)
-    assert "alerts@apviso.local" in aws(aws_url, "ses").list_identities()["Identities"]
+    assert "alerts@apviso.com" in aws(aws_url, "ses").list_identities()["Identities"]  # template's EmailSender
 
 
 def test_environment_wins_and_sigint_exits_cleanly(tmp_path: Path) -> None:
