@@ -7,12 +7,15 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
 
 from integrations import dispatch, retry, settings
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
-from tests.providers.fakes import FakeReceiver, FakeWebhookReceiver, Reply
+from tests.providers.fake_jira import FakeJira
+from tests.providers.fakes import FakePagerDuty, FakeReceiver, FakeSlack, FakeWebhookReceiver, Reply
 
 SECRET = "whsec_" + "cGlwZWxpbmUtc2lnbmluZy1rZXktMTIzNDU2"
 
@@ -168,3 +171,36 @@ def test_every_sample_event_reaches_a_webhook_subscribed_to_everything(api: Api,
     api.drain()
     assert sorted(r.json()["type"] for r in receiver.requests) == sorted(every)
     assert len(logs(api, hook)) == len(every)
+
+
+def test_every_provider_delivers_through_the_whole_pipeline(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One critical finding to four more providers, each with its faithful local fake (or moto's SES)."""
+    with FakeSlack() as slack, FakePagerDuty() as pagerduty, FakeJira("bot@team.example", "jira-token") as jira:
+        monkeypatch.setenv("PAGERDUTY_EVENTS_URL", pagerduty.events_url)
+        settings.load.cache_clear()
+        boto3.client("ses").verify_email_identity(EmailAddress="alerts@apviso.com")
+        setups: dict[str, dict[str, Any]] = {
+            "slack": {"credentials": {"webhookUrl": slack.webhook_url}},
+            "pagerduty": {"credentials": {"routingKey": "R" * 32}},
+            "jira": {
+                "credentials": {"baseUrl": jira.url, "email": "bot@team.example", "apiToken": "jira-token"},
+                "config": {"projectKey": "SEC"},
+            },
+            "email": {"credentials": {"recipients": ["secops@customer.example"]}},
+        }
+        ids = {}
+        for provider, setup in setups.items():
+            body = {"provider": provider, "name": provider, "enabledEvents": ["finding.critical"], **setup}
+            reply = api.request("POST", "/v1/integrations", body)
+            assert reply.status == 201, reply.body
+            ids[provider] = reply.body["id"]
+        api.publish(event("finding.critical", severity="critical"))
+        api.drain()
+        assert "XSS in /search" in slack.last.json()["text"]
+        assert pagerduty.last.json()["dedup_key"] == "apviso:finding:f_1"
+        assert len(jira.issues) == 1 and "XSS in /search" in jira.issues[0]["summary"]
+        [mail] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        assert "XSS in /search" in str(mail.subject)
+        for provider, integration_id in ids.items():
+            [entry] = logs(api, integration_id)
+            assert (entry["status"], entry["event"]) == ("success", "finding.critical"), (provider, entry)
