@@ -7,8 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ses.models import ses_backends
 
 from integrations import dispatch, retry, settings
 from tests.conftest import ROOT
@@ -16,6 +14,7 @@ from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
 from tests.providers.fake_jira import FakeJira
 from tests.providers.fakes import FakePagerDuty, FakeReceiver, FakeSlack, FakeWebhookReceiver, Reply
+from tests.providers.mocked_aws import sent_emails
 
 SECRET = "whsec_" + "cGlwZWxpbmUtc2lnbmluZy1rZXktMTIzNDU2"
 
@@ -199,7 +198,7 @@ def test_every_provider_delivers_through_the_whole_pipeline(api: Api, monkeypatc
         assert "XSS in /search" in slack.last.json()["text"]
         assert pagerduty.last.json()["dedup_key"] == "apviso:finding:f_1"
         assert len(jira.issues) == 1 and "XSS in /search" in jira.issues[0]["summary"]
-        [mail] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        [mail] = sent_emails()
         assert "XSS in /search" in str(mail.subject)
         for provider, integration_id in ids.items():
             [entry] = logs(api, integration_id)
