@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from pydantic import ValidationError
-
 from integrations import clock, settings
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
-from integrations.errors import field_path
+from integrations.errors import ValidationFailed
 from integrations.events import Event
 from integrations.jobs import DeliveryJob
 from integrations.observability import logger, record_attempt
 from integrations.provider_state import DynamoProviderState
 from integrations.providers import PROVIDERS
-from integrations.providers.base import SendContext
+from integrations.providers.base import SendContext, parse_settings
 from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
@@ -66,15 +64,11 @@ class Dispatcher:
         assert record.secretName is not None
         secret = self.vault.read_cached(record.secretName)
         started = started or clock.now()
-        validation = {"allow_local_destinations": self.context.settings.allow_local_destinations}
         try:
             # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.
-            part = "credentials"
-            credentials = provider.credentials.model_validate(secret.get(part, {}), context=validation)
-            part = "config"
-            config = provider.config.model_validate(secret.get(part, {}), context=validation)
-        except ValidationError as error:
-            fields = ", ".join(sorted({f"{part}.{field_path(e['loc'])}" for e in error.errors()}))
+            credentials, config = parse_settings(provider, secret, self.context.settings.allow_local_destinations)
+        except ValidationFailed as error:
+            fields = ", ".join(sorted({detail.field for detail in error.details}))
             outcome = Outcome(False, None, 0, f"Stored settings are no longer valid ({fields}); update the integration")
         else:
             delivery = Delivery(

@@ -7,25 +7,16 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
-
 from integrations import clock, settings
 from integrations.catalog import EventType
-from integrations.errors import FieldError, NotFound, ValidationFailed, field_path
+from integrations.errors import FieldError, NotFound, ValidationFailed
 from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
 from integrations.providers import PROVIDERS, Provider
+from integrations.providers.base import parse_settings
 from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
-
-
-def _errors(prefix: str, error: ValidationError) -> list[FieldError]:
-    # pydantic's messages name the rule broken, never the rejected input.
-    return [
-        FieldError(".".join(filter(None, [prefix, field_path(e["loc"])])), e["msg"].removeprefix("Value error, "))
-        for e in error.errors(include_input=False, include_url=False)
-    ]
 
 
 def _unsupported_events(provider: type[Provider], events: list[EventType]) -> list[FieldError]:
@@ -48,24 +39,21 @@ def validate_settings(
     allow_local_destinations: bool,
 ) -> dict[str, Any]:
     """Check credentials, config and events against the provider; return the secret's normalised value."""
-    context = {"allow_local_destinations": allow_local_destinations}
-    errors: list[FieldError] = []
-    secret: dict[str, Any] = {}
-    for part, model, value in (
-        ("credentials", provider.credentials, credentials),
-        ("config", provider.config, config or {}),
-    ):
-        try:
-            secret[part] = model.model_validate(value, context=context).model_dump(exclude_none=True)
-        except ValidationError as error:
-            errors += _errors(part, error)
-    errors += _unsupported_events(provider, events)
-    if not errors:
-        config_model = provider.config.model_validate(secret["config"], context=context)
-        errors += [FieldError(path, message) for path, message in provider.check(config_model, events).items()]
+    errors = _unsupported_events(provider, events)
+    try:
+        parsed_credentials, parsed_config = parse_settings(
+            provider, {"credentials": credentials, "config": config or {}}, allow_local_destinations
+        )
+    except ValidationFailed as error:
+        errors = error.details + errors
+    else:
+        errors += [FieldError(path, message) for path, message in provider.check(parsed_config, events).items()]
     if errors:
         raise ValidationFailed(f"Invalid {provider.name} integration", errors)
-    return secret
+    return {
+        "credentials": parsed_credentials.model_dump(exclude_none=True),
+        "config": parsed_config.model_dump(exclude_none=True),
+    }
 
 
 class IntegrationService:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
 from pydantic.fields import FieldInfo
 
 from integrations.catalog import EventType
 from integrations.delivery import Delivery, Outcome, ProviderState
+from integrations.errors import FieldError, ValidationFailed, field_path
 from integrations.settings import DeliverySettings
 
 FieldType = Literal["string", "string[]", "boolean", "object"]
@@ -78,6 +79,27 @@ class Provider:
         collect(credentials.model_dump())
         collect(config.model_dump().get("headers") or {})
         return found
+
+
+def parse_settings(
+    provider: type[Provider], secret: dict[str, Any], allow_local_destinations: bool
+) -> tuple[ProviderModel, ProviderModel]:
+    """The provider's credentials and config models from a secret's value; ValidationFailed names each bad field."""
+    context = {"allow_local_destinations": allow_local_destinations}
+    parsed: list[ProviderModel] = []
+    errors: list[FieldError] = []
+    for part, model in (("credentials", provider.credentials), ("config", provider.config)):
+        try:
+            parsed.append(model.model_validate(secret.get(part) or {}, context=context))
+        except ValidationError as error:
+            # pydantic's messages name the rule broken, never the rejected input.
+            errors += [
+                FieldError(f"{part}.{field_path(e['loc'])}".rstrip("."), e["msg"].removeprefix("Value error, "))
+                for e in error.errors(include_input=False, include_url=False)
+            ]
+    if errors:
+        raise ValidationFailed(f"Invalid {provider.name} settings", errors)
+    return parsed[0], parsed[1]
 
 
 def allows_local(info: ValidationInfo) -> bool:
