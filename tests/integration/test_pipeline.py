@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
 
 from integrations import dispatch, retry, settings
+from integrations.events import Event
+from integrations.jobs import DeliveryJob, delivery_id
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
@@ -203,3 +207,68 @@ def test_every_provider_delivers_through_the_whole_pipeline(api: Api, monkeypatc
         for provider, integration_id in ids.items():
             [entry] = logs(api, integration_id)
             assert (entry["status"], entry["event"]) == ("success", "finding.critical"), (provider, entry)
+
+
+def enqueue_job_twice(api: Api, integration_id: str) -> None:
+    """The same delivery job twice in the deliveries queue, as SQS redelivery or a duplicated fan-out leaves it."""
+    job = DeliveryJob(
+        deliveryId=delivery_id("evt_dup", integration_id),
+        accountId="acct_a",
+        integrationId=integration_id,
+        eventType="scan.completed",
+        event=Event.model_validate(event("scan.completed", event_id="evt_dup")),
+    )
+    for _ in range(2):
+        boto3.client("sqs").send_message(
+            QueueUrl=api.resources.ref("DeliveriesQueue"), MessageBody=job.model_dump_json()
+        )
+
+
+def test_a_job_received_twice_calls_the_provider_once(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    enqueue_job_twice(api, hook)
+    api.drain()
+    assert len(receiver.requests) == 1
+    assert [e["status"] for e in logs(api, hook)] == ["success"]
+
+
+def test_a_job_redelivered_after_its_attempt_finished_is_not_sent_again(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    # As after a Lambda timeout that struck once the provider had answered: the message comes back later.
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    api.publish(event("scan.completed"))  # …and a duplicated fan-out on top
+    enqueue_job_twice(api, hook)
+    api.drain()
+    assert [r.json()["type"] for r in receiver.requests] == ["scan.completed", "scan.completed"]
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {
+        delivery_id("evt_1", hook),
+        delivery_id("evt_dup", hook),
+    }
+
+
+def test_a_retried_failure_is_not_mistaken_for_a_duplicate(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(503))
+    enqueue_job_twice(api, hook)
+    api.drain()
+    assert [e["status"] for e in logs(api, hook)] == ["success", "failed"]
+    assert len(receiver.requests) == 2
+
+
+def test_concurrent_receipts_of_one_job_send_once(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(200, delay=0.5))  # the first attempt is still running when the duplicate arrives
+    enqueue_job_twice(api, hook)
+    pollers = [api.poller("DispatcherFunction") for _ in range(2)]
+    for poller in pollers:
+        poller.source = replace(poller.source, batch_size=1)
+    threads = [threading.Thread(target=poller.poll_once) for poller in pollers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(receiver.requests) == 1, "the duplicate found the attempt in progress and waits"
+    boto3.client("sqs").purge_queue(QueueUrl=api.resources.ref("DeliveriesQueue"))

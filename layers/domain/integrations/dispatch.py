@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from integrations import clock, settings
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from integrations import clock, once, settings
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
@@ -19,6 +23,14 @@ from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
 
+class RetryableFailure(Exception):
+    """An attempt that failed in a way worth retrying; raising it frees the delivery's idempotency record."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
 class Dispatcher:
     """Performs attempts for the dispatcher function and the test route alike."""
 
@@ -28,21 +40,38 @@ class Dispatcher:
         vault: CredentialVault,
         logs: DeliveryLogStore,
         context: SendContext,
+        persistence: DynamoDBPersistenceLayer,
     ) -> None:
         self.store = store
         self.vault = vault
         self.logs = logs
         self.context = context
+        self.idempotency = once.config("deliveryId", once.DELIVERY_RECORD_SECONDS)
+        self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
 
     def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
-        """One attempt of ``job``; None when the integration was deleted or disabled since fan-out."""
-        record = self.store.get(job.accountId, job.integrationId)
+        """One attempt of ``job``, or the outcome of the attempt that already finished it (no second send).
+
+        None when the integration was deleted or disabled since fan-out.
+        """
+        try:
+            finished = self._deliver_once(job=job.model_dump(mode="json"), attempt=attempt)
+        except RetryableFailure as failure:
+            return failure.outcome
+        return None if finished is None else Outcome(**finished)
+
+    def _deliver_job(self, job: dict[str, Any], attempt: int) -> dict[str, Any] | None:
+        delivery = DeliveryJob.model_validate(job)
+        record = self.store.get(delivery.accountId, delivery.integrationId)
         if record is None or record.deleted or not record.enabled:
             logger.info(
-                "Skipped delivery: integration deleted or disabled", extra={"integration_id": job.integrationId}
+                "Skipped delivery: integration deleted or disabled", extra={"integration_id": delivery.integrationId}
             )
             return None
-        return self._attempt(record, job.deliveryId, job.eventType, job.event, attempt, test=False)
+        outcome = self._attempt(record, delivery.deliveryId, delivery.eventType, delivery.event, attempt, test=False)
+        if not outcome.success and outcome.retryable:
+            raise RetryableFailure(outcome)
+        return asdict(outcome)
 
     def deliver_test(self, record: IntegrationRecord, event: Event) -> tuple[Outcome, datetime]:
         """The test route's synchronous attempt, logged as integration.test; returns it with its time."""
@@ -129,4 +158,5 @@ def from_environment() -> Dispatcher:
         CredentialVault(api.secrets_prefix),
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
+        once.persistence(tables.provider_state_table),
     )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 
-from integrations import aws, settings
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from integrations import aws, once, settings
 from integrations.errors import ValidationFailed
 from integrations.events import Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
@@ -21,25 +24,38 @@ class EnqueueFailed(Exception):
 
 
 class FanOut:
-    def __init__(self, store: IntegrationStore, deliveries_queue_url: str, events_dlq_url: str) -> None:
+    def __init__(
+        self,
+        store: IntegrationStore,
+        deliveries_queue_url: str,
+        events_dlq_url: str,
+        persistence: DynamoDBPersistenceLayer,
+    ) -> None:
         self.store = store
         self.deliveries_queue_url = deliveries_queue_url
         self.events_dlq_url = events_dlq_url
+        self.idempotency = once.config("id", once.EVENT_RECORD_SECONDS)
+        # An event published twice (same id) fans out once.
+        self._fan_out_once = once.once_per("event", self._fan_out, persistence, self.idempotency)
 
-    def handle(self, body: str) -> list[DeliveryJob]:
-        """Enqueue the event's jobs; a malformed event goes straight to the dead-letter queue, with its reason."""
+    def handle(self, body: str) -> int:
+        """Enqueue the event's jobs (once per event id); a malformed event goes to the dead-letter queue."""
         try:
             event = parse_event(body)
         except ValidationFailed as error:
             self.reject(body, error.message)
-            return []
+            return 0
+        return int(self._fan_out_once(job=event.model_dump(mode="json")))
+
+    def _fan_out(self, job: dict[str, Any]) -> int:
+        event = Event.model_validate(job)
         jobs = self.jobs_for(event)
         self.enqueue(jobs)
         logger.info(
             "Fanned out event",
             extra={"event_id": event.id, "event_type": event.type, "account_id": event.accountId, "jobs": len(jobs)},
         )
-        return jobs
+        return len(jobs)
 
     def jobs_for(self, event: Event) -> list[DeliveryJob]:
         """One job per enabled integration of the event's account that wants it."""
@@ -86,6 +102,7 @@ def from_environment() -> FanOut:
         IntegrationStore(settings.load(settings.ApiSettings).integrations_table),
         queues.deliveries_queue_url,
         queues.events_dlq_url,
+        once.persistence(settings.load(settings.DispatchSettings).provider_state_table),
     )
 
 
