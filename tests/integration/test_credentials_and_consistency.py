@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 
 import boto3
@@ -45,6 +46,13 @@ INTEGRATIONS: list[dict[str, Any]] = [
 SECRET_VALUES = [WEBHOOK_SECRET, HEADER_TOKEN, JIRA_TOKEN, SLACK_URL, "slackSecretPath99", ROUTING_KEY, RECIPIENT]
 
 
+def in_use(integration_id: str) -> dict[str, Any]:
+    """The credentials and config the integration uses: the secret version its item names."""
+    record = service.from_environment().store.get("acct_a", integration_id)
+    assert record is not None and record.secretName is not None
+    return CredentialVault("unused").read(record.secretName, record.secretVersion)
+
+
 def secret_names() -> list[str]:
     return [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
 
@@ -72,25 +80,23 @@ def test_no_response_or_log_line_contains_a_credential(api: Api, log_output: io.
 
 def test_patch_merges_credentials_key_by_key_and_null_removes_one(api: Api) -> None:
     created = api.request("POST", "/v1/integrations", {"name": "hook", **INTEGRATIONS[1]}).body
-    vault_name = secret_names()[0]
-    vault = CredentialVault("unused")
     path = f"/v1/integrations/{created['id']}"
     assert api.request("PATCH", path, {"credentials": {"url": "https://other.example.com/in"}}).status == 200
-    stored = vault.read(vault_name)
+    stored = in_use(created["id"])
     assert stored["credentials"] == {"url": "https://other.example.com/in", "secret": WEBHOOK_SECRET}
     assert stored["config"] == {"headers": {"Authorization": HEADER_TOKEN}}
     assert api.request("PATCH", path, {"credentials": {"secret": None}, "config": None}).status == 200
-    assert vault.read(vault_name) == {"credentials": {"url": "https://other.example.com/in"}, "config": {}}
+    assert in_use(created["id"]) == {"credentials": {"url": "https://other.example.com/in"}, "config": {}}
 
 
 def test_a_merged_result_that_fails_validation_changes_nothing(api: Api) -> None:
     created = api.request("POST", "/v1/integrations", {"name": "jira", **INTEGRATIONS[2]}).body
-    before = CredentialVault("unused").read(secret_names()[0])
+    before = in_use(created["id"])
     reply = api.request(
         "PATCH", f"/v1/integrations/{created['id']}", {"credentials": {"baseUrl": "http://team.atlassian.net"}}
     )
     assert_error(reply, 400, "validation_error", "credentials.baseUrl")
-    assert CredentialVault("unused").read(secret_names()[0]) == before
+    assert in_use(created["id"]) == before
 
 
 def _fail(*_: Any, **__: Any) -> None:
@@ -113,15 +119,15 @@ def test_a_failed_secret_write_on_create_leaves_no_integration(api: Api) -> None
     assert api.request("GET", "/v1/integrations").body == {"data": []}
 
 
-def test_a_failed_table_write_on_patch_restores_the_previous_credentials(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_table_write_on_patch_keeps_the_previous_credentials_in_use(api: Api) -> None:
     created = api.request("POST", "/v1/integrations", {"name": "x", **INTEGRATIONS[3]}).body
-    before = CredentialVault("unused").read(secret_names()[0])
-    monkeypatch.setattr(IntegrationStore, "update", _fail)
-    reply = api.request("PATCH", f"/v1/integrations/{created['id']}", {"credentials": {"routingKey": "b" * 32}})
+    before = in_use(created["id"])
+    with pytest.MonkeyPatch.context() as broken:
+        broken.setattr(IntegrationStore, "update", _fail)
+        reply = api.request("PATCH", f"/v1/integrations/{created['id']}", {"credentials": {"routingKey": "b" * 32}})
     assert_error(reply, 500, "internal_error")
-    assert CredentialVault("unused").read(secret_names()[0]) == before
+    assert in_use(created["id"]) == before
+    assert secret_names() == [f"{os.environ['SECRETS_PREFIX']}/acct_a/{created['id']}"], "still one secret"
 
 
 def test_a_failed_secret_deletion_is_finished_by_a_retried_delete(api: Api) -> None:

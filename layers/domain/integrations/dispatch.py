@@ -91,7 +91,7 @@ class Dispatcher:
     ) -> Outcome:
         provider = PROVIDERS[record.provider]
         assert record.secretName is not None
-        secret = self.vault.read_cached(record.secretName)
+        secret = self.vault.read_cached(record.secretName, record.secretVersion)
         started = started or clock.now()
         try:
             # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.

@@ -89,7 +89,8 @@ class IntegrationService:
             updatedAt=created,
         )
         assert record.secretName is not None
-        self.vault.create(record.secretName, secret, {"accountId": account_id, "integrationId": integration_id})
+        tags = {"accountId": account_id, "integrationId": integration_id}
+        record.secretVersion = self.vault.create(record.secretName, secret, tags)
         try:
             self.store.insert(record)
         except BaseException:
@@ -115,35 +116,31 @@ class IntegrationService:
         return record
 
     def update(self, account_id: str, integration_id: str, patch: UpdateIntegrationRequest) -> IntegrationRecord:
-        """Apply the fields present; credentials merge key by key (null removes a key), config is replaced."""
+        """Apply the fields present; credentials merge key by key (null removes a key), config is replaced.
+
+        Optimistic: if the integration changed since it was read, nothing is applied and Conflict (409) is raised.
+        """
         record = self.get_live(account_id, integration_id)
         assert record.secretName is not None
         given = patch.model_fields_set
         changes: dict[str, Any] = {name: getattr(patch, name) for name in given - {"credentials", "config"}}
         events = patch.enabledEvents if "enabledEvents" in given and patch.enabledEvents else record.enabledEvents
         provider = PROVIDERS[record.provider]
-        previous_secret: dict[str, Any] | None = None
-        new_secret: dict[str, Any] | None = None
         if given & {"credentials", "config"}:
-            previous_secret = self.vault.read(record.secretName)
-            credentials = {**previous_secret.get("credentials", {}), **(patch.credentials or {})}
+            stored = self.vault.read(record.secretName, record.secretVersion)
+            credentials = {**stored.get("credentials", {}), **(patch.credentials or {})}
             credentials = {k: v for k, v in credentials.items() if v is not None}
-            config = patch.config if "config" in given else previous_secret.get("config")
+            config = patch.config if "config" in given else stored.get("config")
             new_secret = validate_settings(
                 provider, credentials, config, events, allow_local_destinations=self.allow_local_destinations
             )
+            # A new version that only the item update below puts in use: if that update fails or loses a
+            # race (409), the integration keeps the credentials it had.
+            changes["secretVersion"] = self.vault.add_version(record.secretName, new_secret)
         elif errors := _unsupported_events(provider, events):
             raise ValidationFailed(f"Invalid {provider.name} integration", errors)
         changes["updatedAt"] = clock.iso(clock.now())
-        if new_secret is None:
-            return self.store.update(record, changes)
-        self.vault.replace(record.secretName, new_secret)
-        try:
-            return self.store.update(record, changes)
-        except BaseException:
-            assert previous_secret is not None
-            self.vault.replace(record.secretName, previous_secret)  # the item was not changed: neither is the secret
-            raise
+        return self.store.update(record, changes)
 
     def delete(self, account_id: str, integration_id: str) -> None:
         """Tombstone the item (deliveries stop at once; logs stay readable 30 days), then delete the secret.

@@ -28,6 +28,7 @@ class IntegrationRecord(BaseModel):
     enabledEvents: list[EventType]
     minimumSeverity: Severity | None = None
     secretName: str | None = None  # removed once a deleted integration's secret is gone
+    secretVersion: str | None = None  # the secret's version this integration uses
     version: int = 1
     createdAt: str
     updatedAt: str

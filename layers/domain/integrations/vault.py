@@ -1,17 +1,23 @@
-"""Credentials (and config, which can carry tokens) in Secrets Manager: one secret per integration."""
+"""Credentials (and config, which can carry tokens) in Secrets Manager: one secret per integration.
+
+Each change writes a new version of the secret, and the integration's item names the version it uses: the
+item is the single source of truth, so a PATCH that loses a race (409) or fails after writing its version
+leaves the integration on the credentials it had, and no change is silently lost.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import ClientError
 
 from integrations import aws
 
-# Deliveries read an integration's secret on every attempt: keep it briefly, so a burst costs one call,
-# yet a credential change (or deletion) takes effect within a minute.
+# Deliveries read an integration's secret on every attempt: keep it briefly, so a burst costs one call, and
+# never longer, so credentials do not linger in a warm container's memory.
 SECRET_MAX_AGE = 60
 
 
@@ -20,33 +26,44 @@ class CredentialVault:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix.rstrip("/")
-        self._cache: SecretsProvider | None = None
+        self._cache: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = {}
 
     def name_for(self, account_id: str, integration_id: str) -> str:
         return f"{self.prefix}/{account_id}/{integration_id}"
 
-    def create(self, name: str, value: dict[str, Any], tags: dict[str, str]) -> None:
-        aws.client("secretsmanager").create_secret(
+    def create(self, name: str, value: dict[str, Any], tags: dict[str, str]) -> str:
+        """Create the secret; returns its version id."""
+        response = aws.client("secretsmanager").create_secret(
             Name=name,
             SecretString=json.dumps(value),
+            ClientRequestToken=str(uuid.uuid4()),
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )
+        return str(response["VersionId"])
 
-    def read(self, name: str) -> dict[str, Any]:
-        response = aws.client("secretsmanager").get_secret_value(SecretId=name)
+    def add_version(self, name: str, value: dict[str, Any]) -> str:
+        """Write ``value`` as a new version; nothing uses it until an item names it. Returns its id."""
+        response = aws.client("secretsmanager").put_secret_value(
+            SecretId=name, SecretString=json.dumps(value), ClientRequestToken=str(uuid.uuid4())
+        )
+        return str(response["VersionId"])
+
+    def read(self, name: str, version: str | None) -> dict[str, Any]:
+        """The value of ``version`` (the current one when None)."""
+        options = {"VersionId": version} if version else {}
+        response = aws.client("secretsmanager").get_secret_value(SecretId=name, **options)
         value: dict[str, Any] = json.loads(response["SecretString"])
         return value
 
-    def read_cached(self, name: str) -> dict[str, Any]:
-        """The secret's value, from this container's cache when it is younger than SECRET_MAX_AGE."""
-        if self._cache is None:
-            self._cache = SecretsProvider(boto3_client=aws.client("secretsmanager"))
-        value = self._cache.get(name, max_age=SECRET_MAX_AGE, transform="json")
-        assert isinstance(value, dict)
-        return value
-
-    def replace(self, name: str, value: dict[str, Any]) -> None:
-        aws.client("secretsmanager").put_secret_value(SecretId=name, SecretString=json.dumps(value))
+    def read_cached(self, name: str, version: str | None) -> dict[str, Any]:
+        """Like read, from this container's memory when read less than SECRET_MAX_AGE seconds ago."""
+        now = time.monotonic()
+        self._cache = {key: entry for key, entry in self._cache.items() if entry[0] > now}
+        entry = self._cache.get((name, version))
+        if entry is None:
+            entry = (now + SECRET_MAX_AGE, self.read(name, version))
+            self._cache[(name, version)] = entry
+        return entry[1]
 
     def delete(self, name: str) -> None:
         """Delete at once (no recovery window: a deleted integration's credentials must stop working)."""
