@@ -20,16 +20,27 @@ def record_handler(record: SQSRecord) -> None:
     job = DeliveryJob.model_validate_json(record.body)
     logger.set_correlation_id(job.deliveryId)
     attempt = int(record.attributes.approximate_receive_count)
-    outcome = dispatch.from_environment().deliver(job, attempt)
+    try:
+        outcome = dispatch.from_environment().deliver(job, attempt)
+    except Exception:
+        # Our side failed (DynamoDB throttling, Secrets Manager…): retry on the same schedule as a provider fault.
+        logger.exception("Delivery attempt failed inside the service", extra={"attempt": attempt})
+        retry_later(record, attempt, None)
+        raise
     if outcome is None or outcome.success or not outcome.retryable:
         return  # done: delivered, skipped, or failed for good (logged either way)
+    retry_later(record, attempt, outcome.retry_after)
+    raise retry.RetryScheduled(f"attempt {attempt} failed")
+
+
+def retry_later(record: SQSRecord, attempt: int, retry_after: float | None) -> None:
+    """Hide the message until its next attempt; after the last one, let it go to the dead-letter queue."""
     queues = settings.load(settings.QueueSettings)
-    delay = retry.next_delay(attempt, queues.max_delivery_attempts, outcome.retry_after)
+    delay = retry.next_delay(attempt, queues.max_delivery_attempts, retry_after)
     if delay is None:
         logger.warning("Last attempt failed; the job goes to the dead-letter queue", extra={"attempt": attempt})
         delay = 0
     retry.schedule_retry(queues.deliveries_queue_url, record.receipt_handle, delay)
-    raise retry.RetryScheduled(f"attempt {attempt} failed; next in {delay} s")
 
 
 @logger.inject_lambda_context(clear_state=True)

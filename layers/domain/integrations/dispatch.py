@@ -116,18 +116,7 @@ class Dispatcher:
             send = provider.send_test if test else provider.send
             outcome = send(delivery, self.context)
         if not outcome.skipped:
-            self.logs.record(
-                account_id=record.accountId,
-                integration_id=record.id,
-                delivery_id=delivery_id,
-                event_type=event_type,
-                outcome=outcome,
-                attempt=attempt,
-                delivered_at=started,
-            )
-            self.store.set_last_delivery(
-                record.accountId, record.id, clock.iso(started), "success" if outcome.success else "failed"
-            )
+            self._remember(record, delivery_id, event_type, outcome, attempt, started)
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",
@@ -145,6 +134,36 @@ class Dispatcher:
             },
         )
         return outcome
+
+    def _remember(
+        self,
+        record: IntegrationRecord,
+        delivery_id: str,
+        event_type: str,
+        outcome: Outcome,
+        attempt: int,
+        started: datetime,
+    ) -> None:
+        """Write the delivery log entry and lastDelivery*.
+
+        The provider has answered by now: a failure here must not fail the attempt, or its retry would send
+        the event a second time. The attempt is still in the function's log line.
+        """
+        try:
+            self.logs.record(
+                account_id=record.accountId,
+                integration_id=record.id,
+                delivery_id=delivery_id,
+                event_type=event_type,
+                outcome=outcome,
+                attempt=attempt,
+                delivered_at=started,
+            )
+            self.store.set_last_delivery(
+                record.accountId, record.id, clock.iso(started), "success" if outcome.success else "failed"
+            )
+        except Exception:
+            logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})
 
 
 @cache
