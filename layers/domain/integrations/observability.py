@@ -6,8 +6,9 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from integrations.delivery import Outcome
+from integrations.redaction import RedactingFormatter
 
-logger = Logger()
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 
 
