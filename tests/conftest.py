@@ -13,6 +13,7 @@ import pytest
 
 from integrations import aws, delivery_logs, dispatch, fanout, service, settings
 from integrations.observability import logger
+from tests.security.network import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "seed_examples.json").read_text())
@@ -50,3 +51,9 @@ def log_output() -> Iterator[io.StringIO]:
     previous = handler.setStream(buffer)
     yield buffer
     handler.setStream(previous)
+
+
+@pytest.fixture(autouse=True)
+def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
+    """No real name lookups, nothing past loopback: names answer from a table (a public address by default)."""
+    return FakeNetwork.install(monkeypatch)

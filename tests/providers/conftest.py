@@ -12,6 +12,13 @@ from tests.providers.fakes import FakePagerDuty, FakeReceiver, FakeSlack
 SHORT_READ_TIMEOUT = 0.25
 
 
+@pytest.fixture(autouse=True)
+def _local_destinations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fakes listen on loopback: the SSRF guard is off, as in the local stack (it has tests of its own)."""
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
+    monkeypatch.setenv("EMAIL_SENDER", "alerts@apviso.test")
+
+
 @pytest.fixture
 def receiver() -> Iterator[FakeReceiver]:
     """A generic receiver: 200 with an empty body unless a test scripts otherwise."""

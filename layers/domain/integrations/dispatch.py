@@ -95,7 +95,11 @@ class Dispatcher:
         started = started or clock.now()
         try:
             # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.
-            credentials, config = parse_settings(provider, secret, self.context.settings.allow_local_destinations)
+            # Hosts are resolved and checked by the connection itself (integrations.http): once, pinned, and a DNS
+            # failure there is retried.
+            credentials, config = parse_settings(
+                provider, secret, self.context.settings.allow_local_destinations, check_destination_addresses=False
+            )
         except ValidationFailed as error:
             fields = ", ".join(sorted({detail.field for detail in error.details}))
             outcome = Outcome(False, None, 0, f"Stored settings are no longer valid ({fields}); update the integration")

@@ -1,8 +1,16 @@
-"""Outbound HTTP to providers: bounded timeouts, no redirects, and errors that never carry credentials."""
+"""Outbound HTTP to providers: bounded timeouts, no redirects, and errors that never carry credentials.
+
+Every connection goes through the SSRF guard (``ssrf``): the host is resolved once when the connection is
+opened, refused when any address is not globally routable, and the socket is connected to one of exactly
+those addresses. Only the socket's peer changes: the request's Host header, TLS SNI and certificate
+verification all still use the URL's host name, as urllib3 does for any connection.
+``ALLOW_LOCAL_DESTINATIONS`` (local stack and tests) turns the guard off.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,8 +19,15 @@ from functools import cache
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection
 
+from integrations import settings, ssrf
 from integrations.delivery import Outcome
+from integrations.observability import logger
 
 USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
 CONNECT_TIMEOUT = 3.05
@@ -34,9 +49,17 @@ class HttpResponse:
 class TransportError(Exception):
     """The request got no HTTP answer (timeout, refused, reset, TLS). The message is safe to show."""
 
-    def __init__(self, message: str, elapsed_ms: int) -> None:
+    def __init__(self, message: str, elapsed_ms: int, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.elapsed_ms = elapsed_ms
+        self.retryable = retryable
+
+
+class DestinationRefused(TransportError):
+    """The SSRF guard refused the destination before any connection: permanent until the URL changes."""
+
+    def __init__(self, message: str, elapsed_ms: int) -> None:
+        super().__init__(message, elapsed_ms, retryable=False)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -46,11 +69,72 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def local_destinations_allowed() -> bool:
+    """``ALLOW_LOCAL_DESTINATIONS`` of this function's delivery settings (validated once, at first use)."""
+    return bool(settings.load(settings.DeliverySettings).allow_local_destinations)
+
+
+class _GuardedConnection(HTTPConnection):
+    """Resolves and checks the host when the socket is opened, then connects only to a checked address."""
+
+    def _new_conn(self) -> socket.socket:
+        if local_destinations_allowed():
+            return super()._new_conn()
+        try:
+            addresses = ssrf.checked_addresses(self._dns_host, self.port)
+        except ssrf.UnresolvableHost as error:
+            # As urllib3 reports a failed lookup: a connection error, retried later.
+            raise NameResolutionError(self.host, self, socket.gaierror(str(error))) from None
+        except ssrf.InvalidHost:
+            raise ssrf.RefusedDestination("not a valid address") from None
+        failure: OSError | None = None
+        for address in addresses:  # each was checked; the resolver is not asked again
+            try:
+                return connection.create_connection(
+                    (str(address), self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as error:
+                failure = error
+        if isinstance(failure, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection timed out (connect timeout={self.timeout})") from failure
+        raise NewConnectionError(self, f"Failed to establish a new connection: {failure}") from failure
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    """TLS over a guarded socket: SNI and certificate verification still use the URL's host name."""
+
+
+class _GuardedPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests' adapter whose connections go through the SSRF guard."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Through a proxy, the proxy would resolve the name: the guard could not see where we connect.
+        raise requests.exceptions.InvalidProxyURL("proxies are not supported for provider calls")
+
+
 @cache
 def _session() -> requests.Session:
     # One pooled session per container; redirects are never followed (a redirect is a failure).
     session = requests.Session()
     session.trust_env = False  # no proxy or .netrc from the environment
+    adapter = GuardedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
 
 
@@ -92,6 +176,12 @@ def request(
             timeout=(CONNECT_TIMEOUT, timeout),
             allow_redirects=False,
         )
+    except ssrf.RefusedDestination as error:
+        # The address, never the URL (a credential), so that an operator can see what was attempted.
+        logger.warning(
+            "Refused outbound destination", extra={"reason": error.reason, "address": str(error.address or "")}
+        )
+        raise DestinationRefused(str(error), _elapsed(started)) from None
     except requests.exceptions.RequestException as error:
         # requests' messages quote the URL (a Slack URL is a credential): describe, never repeat.
         raise TransportError(_describe(error, timeout), _elapsed(started)) from None
@@ -165,5 +255,5 @@ def outcome_from_response(
 
 
 def outcome_from_transport_error(error: TransportError) -> Outcome:
-    """No answer at all: always worth retrying."""
-    return Outcome(False, None, error.elapsed_ms, str(error), retryable=True)
+    """No answer at all: worth retrying, unless the SSRF guard refused the destination (nothing was sent)."""
+    return Outcome(False, None, error.elapsed_ms, str(error), retryable=error.retryable)

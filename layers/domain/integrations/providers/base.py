@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
 from pydantic.fields import FieldInfo
 
+from integrations import ssrf
 from integrations.catalog import EventType
 from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.errors import FieldError, ValidationFailed, field_path
@@ -82,10 +83,20 @@ class Provider:
 
 
 def parse_settings(
-    provider: type[Provider], secret: dict[str, Any], allow_local_destinations: bool
+    provider: type[Provider],
+    secret: dict[str, Any],
+    allow_local_destinations: bool,
+    *,
+    check_destination_addresses: bool = True,
 ) -> tuple[ProviderModel, ProviderModel]:
-    """The provider's credentials and config models from a secret's value; ValidationFailed names each bad field."""
-    context = {"allow_local_destinations": allow_local_destinations}
+    """The provider's credentials and config models from a secret's value; ValidationFailed names each bad field.
+
+    ``check_destination_addresses=False`` (delivery) leaves resolving and checking hosts to the connection guard.
+    """
+    context = {
+        "allow_local_destinations": allow_local_destinations,
+        "check_destination_addresses": check_destination_addresses,
+    }
     parsed: list[ProviderModel] = []
     errors: list[FieldError] = []
     for part, model in (("credentials", provider.credentials), ("config", provider.config)):
@@ -108,12 +119,12 @@ def allows_local(info: ValidationInfo) -> bool:
 
 
 def check_destination_url(value: str, info: ValidationInfo) -> str:
-    """An absolute HTTPS URL with a host; plain http only where local destinations are allowed."""
+    """An absolute HTTPS URL whose host resolves only to public addresses; anything local where allowed."""
     if len(value) > 2048:
         raise ValueError("must be at most 2048 characters")
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
+        port = parts.port
     except ValueError:
         raise ValueError("must be a valid URL") from None
     allowed = ("https", "http") if allows_local(info) else ("https",)
@@ -123,7 +134,30 @@ def check_destination_url(value: str, info: ValidationInfo) -> str:
         raise ValueError("must be a valid URL with a host")
     if parts.username or parts.password:
         raise ValueError("must not contain a user name or password")
+    if not allows_local(info) and checks_addresses(info):
+        check_destination_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return value
+
+
+def checks_addresses(info: ValidationInfo) -> bool:
+    """Whether this validation resolves the host (create, update); delivery leaves it to the connection guard.
+
+    At delivery the outbound connection resolves, checks and connects in one step (``integrations.http``),
+    so that a DNS failure there is retried and a refused address is reported as such.
+    """
+    return not info.context or bool(info.context.get("check_destination_addresses", True))
+
+
+def check_destination_host(host: str, port: int) -> None:
+    """ValueError unless ``host`` (a name or an IP literal in any notation) reaches only public addresses."""
+    try:
+        ssrf.checked_addresses(host, port)
+    except ssrf.RefusedDestination:
+        raise ValueError("must not point to a private, loopback or link-local address") from None
+    except ssrf.UnresolvableHost:
+        raise ValueError("host name does not resolve") from None
+    except ssrf.InvalidHost:
+        raise ValueError("must be a valid URL with a host") from None
 
 
 def check_email(value: str) -> str:
