@@ -13,7 +13,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint test test-fast run publish openapi build build-check deploy lock clean
+.PHONY: setup lint test test-fast fuzz run publish openapi build build-check deploy lock clean
 
 setup: $(VENV)/.stamp $(TOOLS)/.stamp
 
@@ -48,6 +48,11 @@ test: lint build-check
 # Unit and integration tests only, for a quick loop while coding.
 test-fast: setup
 	$(VENV)/bin/pytest -m "not e2e"
+
+# Schemathesis against the local stack and openapi.json alone (tests/fuzz, about two minutes); `make test` runs it
+# too, with the other end-to-end tests.
+fuzz: $(VENV)/.stamp
+	$(VENV)/bin/pytest -m fuzz
 
 run: $(VENV)/.stamp
 	$(PY) -m devstack

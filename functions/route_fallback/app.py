@@ -7,15 +7,24 @@ from typing import Any
 
 from integrations.errors import error_body
 
-UNKNOWN_PATH = "/{proxy+}"
+# The methods each resource serves (template.yaml's routes; tests/fuzz checks this against openapi.json):
+# a 405 must name them in `Allow` (RFC 9110).
+ALLOWED_METHODS = {
+    "/v1/integrations": "GET, POST",
+    "/v1/integrations/providers": "GET",
+    "/v1/integrations/{id}": "PATCH, DELETE",
+    "/v1/integrations/{id}/test": "POST",
+    "/v1/integrations/{id}/logs": "GET",
+}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    if event.get("resource") == UNKNOWN_PATH:
+    headers = {"Content-Type": "application/json"}
+    allowed = ALLOWED_METHODS.get(event.get("resource") or "")
+    if allowed is None:  # /{proxy+}
         status, body = 404, error_body("not_found", "Route not found")
     else:
-        status, body = (
-            405,
-            error_body("method_not_allowed", f"Method {event.get('httpMethod')} not allowed on this path"),
-        )
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+        status = 405
+        body = error_body("method_not_allowed", f"Method {event.get('httpMethod')} not allowed on this path")
+        headers["Allow"] = allowed
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +18,9 @@ from integrations.models import ErrorResponse
 from integrations.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024  # the largest valid request (50 recipients, 20 headers) is a few KB
+# The canonical 8-4-4-4-12 form only, as openapi.json documents (`format: uuid`); uuid.UUID() would also take
+# braces, a urn: prefix or no hyphens, which are not ids this API hands out.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input (validation_error), with one detail per invalid field",
@@ -115,8 +118,6 @@ def account_id(router: Router) -> str:
 
 def integration_id(value: str) -> str:
     """A path id; anything but a UUID is a client mistake, not an unknown integration."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ValidationFailed("Invalid integration id", [FieldError("id", "must be a UUID")]) from None
+    if not _UUID.fullmatch(value):
+        raise ValidationFailed("Invalid integration id", [FieldError("id", "must be a UUID")])
     return value.lower()

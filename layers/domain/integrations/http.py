@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NameResolutionError, NewConnectionError
 from urllib3.util import connection
 
 from integrations import settings, ssrf
@@ -182,6 +182,11 @@ def request(
             "Refused outbound destination", extra={"reason": error.reason, "address": str(error.address or "")}
         )
         raise DestinationRefused(str(error), _elapsed(started)) from None
+    except (requests.exceptions.InvalidURL, LocationParseError):
+        # A host no resolver can take (e.g. a label over 63 characters): retrying cannot help.
+        raise TransportError(
+            "The destination URL's host is not a valid name", _elapsed(started), retryable=False
+        ) from None
     except requests.exceptions.RequestException as error:
         # requests' messages quote the URL (a Slack URL is a credential): describe, never repeat.
         raise TransportError(_describe(error, timeout), _elapsed(started)) from None

@@ -15,6 +15,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from integrations.catalog import DeliveryStatus, EventType, Severity
 from integrations.providers import PROVIDERS
@@ -37,7 +38,14 @@ ProviderId = Annotated[
     AfterValidator(_known_provider),
     WithJsonSchema({"type": "string", "enum": list(PROVIDERS)}),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+# Names are trimmed of Unicode White_Space (pydantic's trim), so a valid name holds one character outside that set;
+# the pattern only documents it (engines disagree on what \s matches, so the set is spelled out).
+_NOT_WHITE_SPACE = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME),
+    Field(json_schema_extra={"pattern": _NOT_WHITE_SPACE}),
+]
 EnabledEvents = Annotated[list[EventType], Field(min_length=1, max_length=50), AfterValidator(_distinct)]
 # Shapes are checked against the provider's own models once the provider is known.
 ProviderFields = Annotated[dict[str, Any], Field(max_length=50)]
@@ -58,17 +66,31 @@ class CreateIntegrationRequest(_Request):
     )
 
 
+def _not_null(schema: JsonDict) -> None:
+    """The JSON Schema of an optional field that may be absent but not null: its anyOf without the null branch."""
+    options = schema.pop("anyOf")
+    assert isinstance(options, list)
+    kept = [option for option in options if option != {"type": "null"}]
+    assert len(kept) == 1 and isinstance(kept[0], dict)
+    rest = dict(schema)
+    schema.clear()
+    schema.update({**kept[0], **rest})
+
+
 class UpdateIntegrationRequest(_Request):
     """Only the fields present change; ``config`` and ``minimumSeverity`` may be set to null to clear them."""
 
-    name: Name | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # Absent means unchanged; null is refused for these four (below), so the schema does not offer it.
+    name: Name | None = Field(default=None, json_schema_extra=_not_null)
     credentials: ProviderFields | None = Field(
-        default=None, description="Merged key by key into the stored credentials"
+        default=None, description="Merged key by key into the stored credentials", json_schema_extra=_not_null
     )
     config: ProviderFields | None = Field(default=None, description="Replaces the stored configuration")
-    enabledEvents: EnabledEvents | None = None
+    enabledEvents: EnabledEvents | None = Field(default=None, json_schema_extra=_not_null)
     minimumSeverity: Severity | None = None
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, json_schema_extra=_not_null)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from typing import Annotated, Any
@@ -98,7 +99,7 @@ class Jira(Provider):
         config: JiraConfig = delivery.config
         url = f"{_api(credentials)}/project/{config.projectKey}"
         try:
-            response = request("GET", url, headers={"Accept": "application/json"}, auth=_auth(credentials))
+            response = request("GET", url, headers=_headers(credentials))
         except TransportError as error:
             return outcome_from_transport_error(error)
         return _outcome(response, cls.secret_values(credentials, config))
@@ -152,8 +153,7 @@ def _post_issue(credentials: JiraCredentials, fields: dict[str, Any]) -> HttpRes
     return post(
         f"{_api(credentials)}/issue",
         json_body={"fields": fields},
-        headers={"Accept": "application/json"},
-        auth=_auth(credentials),
+        headers=_headers(credentials),
     )
 
 
@@ -161,8 +161,11 @@ def _api(credentials: JiraCredentials) -> str:
     return f"{credentials.baseUrl.rstrip('/')}/rest/api/3"
 
 
-def _auth(credentials: JiraCredentials) -> tuple[str, str]:
-    return credentials.email, credentials.apiToken
+def _headers(credentials: JiraCredentials) -> dict[str, str]:
+    # Basic auth of the UTF-8 bytes (RFC 7617), built here: requests would encode the pair as Latin-1 and raise on
+    # any other character, which an address or a token may hold.
+    pair = base64.b64encode(f"{credentials.email}:{credentials.apiToken}".encode()).decode()
+    return {"Accept": "application/json", "Authorization": f"Basic {pair}"}
 
 
 def _refuses_priority(response: HttpResponse) -> bool:
