@@ -78,8 +78,6 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]]
     ("webhook", {"url": "ftp://example.com/x"}, None, ["scan.started"], "credentials.url"),
     ("webhook", {"url": "https://"}, None, ["scan.started"], "credentials.url"),
     ("webhook", {"url": "https://user:pw@example.com/"}, None, ["scan.started"], "credentials.url"),
-    ("webhook", {"url": "https://" + "a" * 64 + ".example.com/"}, None, ["scan.started"], "credentials.url"),
-    ("webhook", {"url": "https://a..b.example.com/"}, None, ["scan.started"], "credentials.url"),
     (
         "webhook",
         {"url": "https://example.com/", "secret": "whsec_not base64!"},

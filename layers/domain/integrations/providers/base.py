@@ -130,22 +130,13 @@ def check_destination_url(value: str, info: ValidationInfo) -> str:
     allowed = ("https", "http") if allows_local(info) else ("https",)
     if parts.scheme not in allowed:
         raise ValueError("must be an HTTPS URL")
-    if not parts.hostname or any(c.isspace() for c in value) or not _valid_host_name(parts.hostname):
+    if not parts.hostname or any(c.isspace() for c in value):
         raise ValueError("must be a valid URL with a host")
     if parts.username or parts.password:
         raise ValueError("must not contain a user name or password")
     if not allows_local(info) and checks_addresses(info):
         check_destination_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return value
-
-
-def _valid_host_name(host: str) -> bool:
-    """A name resolvers accept: IDNA-encodable, labels of 1-63 characters, at most 253 in all (IP literals pass)."""
-    try:
-        encoded = host.rstrip(".").encode("idna")
-    except UnicodeError:
-        return False
-    return 0 < len(encoded) <= 253
 
 
 def checks_addresses(info: ValidationInfo) -> bool:
