@@ -71,12 +71,16 @@ def stack_parameters() -> dict[str, str]:
     return {"MaxDeliveryAttempts": str(ATTEMPTS)}
 
 
-@pytest.fixture
-def receivers(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FlakyReceiver]]:
+@pytest.fixture(autouse=True)
+def _loopback_receivers_and_instant_retries(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
     monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
     monkeypatch.setattr(http, "READ_TIMEOUT", 0.3)
     settings.load.cache_clear()
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[FlakyReceiver]]:
     with ExitStack() as stack:
         yield [stack.enter_context(FlakyReceiver(seed)) for seed in range(INTEGRATIONS)]
 
@@ -126,3 +130,42 @@ def drain_dead_letters(api: Api) -> list[dict[str, Any]]:
             QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
         )
     return found
+
+
+def test_a_dispatcher_that_dies_mid_batch_loses_nothing_and_sends_nothing_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = FakeWebhookReceiver(SECRET)
+    with receiver:
+        body = {
+            "provider": "webhook",
+            "name": "steady",
+            "credentials": {"url": receiver.url, "secret": SECRET},
+            "enabledEvents": ["scan.completed"],
+        }
+        hook = api.request("POST", "/v1/integrations", body).body["id"]
+        for n in range(EVENTS):
+            api.publish(event("scan.completed", event_id=f"evt_{n}"))
+        fanout = api.poller("FanoutFunction")
+        while fanout.poll_once():
+            pass
+        # Messages of a failed invocation come back at once, instead of after the queue's visibility timeout.
+        sqs = boto3.client("sqs")
+        queue = api.resources.ref("DeliveriesQueue")
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "0"})
+        dispatcher = api.functions["DispatcherFunction"]
+        real_invoke = dispatcher.invoke
+
+        def dies_half_way(lambda_event: dict[str, Any], **kwargs: Any) -> Any:
+            records = lambda_event["Records"]
+            real_invoke({**lambda_event, "Records": records[: len(records) // 2]}, **kwargs)
+            raise RuntimeError("the Lambda ran out of time half-way through its batch")
+
+        monkeypatch.setattr(dispatcher, "invoke", dies_half_way)
+        assert api.poller("DispatcherFunction").poll_once() == EVENTS
+        delivered_before_dying = len(receiver.requests)
+        assert 0 < delivered_before_dying < EVENTS
+        monkeypatch.setattr(dispatcher, "invoke", real_invoke)
+        api.drain()
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert sorted(ids) == sorted(delivery_id(f"evt_{n}", hook) for n in range(EVENTS)), "each sent exactly once"
