@@ -10,6 +10,7 @@ verification all still use the URL's host name, as urllib3 does for any connecti
 from __future__ import annotations
 
 import email.utils
+import json
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -212,6 +213,15 @@ def _describe(error: requests.exceptions.RequestException, timeout: float) -> st
             return "Provider host name could not be resolved"
         return "Could not connect to the provider"
     return "Request to the provider failed"
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A provider's answer as a JSON object, or an empty one (a proxy's HTML error page, a plain-text 401)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -34,6 +33,7 @@ from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.http import (
     HttpResponse,
     TransportError,
+    json_object,
     outcome_from_response,
     outcome_from_transport_error,
     post,
@@ -139,7 +139,7 @@ def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict
     outcome = _outcome(response, secrets)
     if not outcome.success:
         return outcome, None
-    created = _json(response.text)
+    created = json_object(response.text)
     return outcome, {"issueKey": created.get("key"), "issueId": created.get("id")}
 
 
@@ -172,25 +172,16 @@ def _refuses_priority(response: HttpResponse) -> bool:
     """Jira's answer when the project's create screen has no Priority field."""
     if response.status != 400:
         return False
-    body = _json(response.text)
+    body = json_object(response.text)
     errors = body.get("errors")
     if isinstance(errors, dict) and "priority" in errors:
         return True
     return any("field 'priority'" in str(message).lower() for message in body.get("errorMessages") or [])
 
 
-def _json(text: str) -> dict[str, Any]:
-    """A JSON object answer, or an empty one when the body is not (Jira's 401 may be plain text)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def jira_errors(text: str) -> str | None:
     """Jira's ``errorMessages`` and ``errors`` as one line, or None when the body holds neither."""
-    body = _json(text)
+    body = json_object(text)
     parts = [str(message) for message in body.get("errorMessages") or []]
     errors = body.get("errors")
     if isinstance(errors, dict):

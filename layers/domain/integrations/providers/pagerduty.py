@@ -19,7 +19,6 @@ test's result is the trigger's (a failed resolve is logged).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -123,18 +122,9 @@ def _enqueue(event: dict[str, Any], delivery: Delivery, context: SendContext) ->
         response = http.post(context.settings.pagerduty_events_url, json_body=event)
     except http.TransportError as error:
         return http.outcome_from_transport_error(error)
-    answer = _json(response.text)
+    answer = http.json_object(response.text)
     accepted = response.status == 202 and answer.get("status") == "success"
     return http.outcome_from_response(response, secrets, success=accepted, detail=_detail(answer))
-
-
-def _json(text: str) -> dict[str, Any]:
-    """The answer's JSON object, or an empty one (a proxy's HTML error page, say)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _detail(answer: dict[str, Any]) -> str | None:
