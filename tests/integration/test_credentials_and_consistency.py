@@ -177,3 +177,23 @@ def test_update_request_rejects_nulls_for_required_fields() -> None:
         "minimumSeverity": None,
         "enabled": None,
     }
+
+
+def test_a_patch_of_events_alone_is_checked_against_the_stored_config(api: Api) -> None:
+    body = {
+        "name": "digest",
+        "provider": "email",
+        "credentials": {"recipients": [RECIPIENT]},
+        "config": {"digestMode": True},
+        "enabledEvents": ["scan.completed", "finding.critical"],
+    }
+    created = api.request("POST", "/v1/integrations", body).body
+    path = f"/v1/integrations/{created['id']}"
+    # The digest is sent when the scan ends: dropping every scan-end event would make it never go out.
+    assert_error(
+        api.request("PATCH", path, {"enabledEvents": ["finding.critical"]}),
+        400,
+        "validation_error",
+        "config.digestMode",
+    )
+    assert api.request("PATCH", path, {"enabledEvents": ["scan.failed", "finding.high"]}).status == 200

@@ -126,7 +126,8 @@ class IntegrationService:
         changes: dict[str, Any] = {name: getattr(patch, name) for name in given - {"credentials", "config"}}
         events = patch.enabledEvents if "enabledEvents" in given and patch.enabledEvents else record.enabledEvents
         provider = PROVIDERS[record.provider]
-        if given & {"credentials", "config"}:
+        if given & {"credentials", "config", "enabledEvents"}:
+            # The result is validated whole: rules can span fields (email digests need a scan-end event).
             stored = self.vault.read(record.secretName, record.secretVersion)
             credentials = {**stored.get("credentials", {}), **(patch.credentials or {})}
             credentials = {k: v for k, v in credentials.items() if v is not None}
@@ -134,11 +135,10 @@ class IntegrationService:
             new_secret = validate_settings(
                 provider, credentials, config, events, allow_local_destinations=self.allow_local_destinations
             )
-            # A new version that only the item update below puts in use: if that update fails or loses a
-            # race (409), the integration keeps the credentials it had.
-            changes["secretVersion"] = self.vault.add_version(record.secretName, new_secret)
-        elif errors := _unsupported_events(provider, events):
-            raise ValidationFailed(f"Invalid {provider.name} integration", errors)
+            if given & {"credentials", "config"}:
+                # A new version that only the item update below puts in use: if that update fails or loses a
+                # race (409), the integration keeps the credentials it had.
+                changes["secretVersion"] = self.vault.add_version(record.secretName, new_secret)
         changes["updatedAt"] = clock.iso(clock.now())
         return self.store.update(record, changes)
 
@@ -163,7 +163,7 @@ class IntegrationService:
             )
         assert record.secretName is not None
         self.vault.delete(record.secretName)
-        self.store.update(record, {"secretName": None})
+        self.store.update(record, {"secretName": None, "secretVersion": None})
 
 
 @cache
