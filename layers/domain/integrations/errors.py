@@ -37,11 +37,6 @@ class NotFound(ServiceError):
     code = "not_found"
 
 
-class MethodNotAllowed(ServiceError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class Conflict(ServiceError):
     status = 409
     code = "conflict"
