@@ -133,7 +133,7 @@ class IntegrationStore:
                     " AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at)"
                 ),
                 ExpressionAttributeValues=_to_item({":at": at, ":status": status}),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",  # (UPDATED_NEW may omit an unchanged failingSince)
             )
         except ClientError as error:
             if not _is_condition_failure(error):
