@@ -235,3 +235,30 @@ def test_names_come_from_the_environment_or_the_command_says_which_is_missing(
     monkeypatch.delenv("DELIVERIES_DLQ_URL")
     with pytest.raises(SystemExit, match="give --stack, or set DELIVERIES_DLQ_URL"):
         ops.main(["dlq", "inspect"])
+
+
+def test_with_stack_the_names_come_from_its_outputs(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = {
+        output: api.resources.ref(logical_id)
+        for output, logical_id in (
+            ("EventsQueueUrl", "EventsQueue"),
+            ("EventsDeadLetterQueueUrl", "EventsDeadLetterQueue"),
+            ("DeliveriesQueueUrl", "DeliveriesQueue"),
+            ("DeliveriesDeadLetterQueueUrl", "DeliveriesDeadLetterQueue"),
+            ("DeliveryLogsTableName", "DeliveryLogsTable"),
+        )
+    }
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    boto3.client("cloudformation").create_stack(StackName="ops-test", TemplateBody=json.dumps(template))
+    for variable in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL"):
+        monkeypatch.delenv(variable)
+    park(api, 3)
+    status, out = run(capsys, "--stack", "ops-test", "dlq", "inspect")
+    assert status == 0 and "events dead-letter queue: about 3 message(s)" in out
+    with pytest.raises(SystemExit, match="stack ops-test has no SecretsPrefix output"):
+        ops.main(["--stack", "ops-test", "integration", "enable", "--account", "acct_a", "x"])
