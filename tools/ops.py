@@ -1,6 +1,7 @@
 """Operator command: API keys, the dead-letter queues, and disabling or enabling an integration.
 
-Point it at a deployed stack with --stack (its outputs name the tables and queues); without --stack each
+Point it at a deployed stack with --stack (its outputs name the tables and queues), at the local stack with
+--local (template.yaml's outputs as the local stack names things); otherwise each
 name comes from the environment variable the functions use (INTEGRATIONS_TABLE, DELIVERY_LOGS_TABLE,
 SECRETS_PREFIX, EVENTS_QUEUE_URL, EVENTS_DLQ_URL, DELIVERIES_QUEUE_URL, DELIVERIES_DLQ_URL, API_KEYS_TABLE;
 --table still names the API keys table). AWS credentials and region come from the usual AWS environment
@@ -24,6 +25,7 @@ import re
 import sys
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import boto3
 
@@ -36,6 +38,8 @@ from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_STACK = "integrations-local"  # the local stack's name (devstack)
 
 # What the command needs: the stack output naming it, or else the functions' environment variable.
 RESOURCES = {
@@ -50,15 +54,34 @@ RESOURCES = {
 }
 
 
+def local_outputs(stack_name: str = LOCAL_STACK) -> dict[str, str]:
+    """The outputs the local stack (``make run``) would have: template.yaml's, resolved as it names things."""
+    from devstack.provision import plan
+    from devstack.template import Resolver, TemplateError, load_template
+
+    template = load_template(ROOT / "template.yaml")
+    resolver = Resolver(template, stack_name=stack_name, resources=plan(template, stack_name))
+    outputs = {}
+    for key, output in (template.body.get("Outputs") or {}).items():
+        try:
+            outputs[key] = str(resolver.resolve(output["Value"]))
+        except (TemplateError, KeyError):
+            continue  # e.g. the API's URL, which the local stack serves itself
+    return outputs
+
+
 class Stack:
     """Resolves the stack's resource names from its outputs, or from the environment."""
 
-    def __init__(self, stack_name: str | None, api_keys_table: str | None = None) -> None:
-        self.stack_name = stack_name
+    def __init__(self, stack_name: str | None, api_keys_table: str | None = None, *, local: bool = False) -> None:
+        self.stack_name = LOCAL_STACK if local else stack_name
         self.api_keys_table = api_keys_table
+        self.local = local
 
     @cache  # noqa: B019 - one Stack per command run
     def _outputs(self) -> dict[str, str]:
+        if self.local:
+            return local_outputs()
         assert self.stack_name is not None
         stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
         return {output["OutputKey"]: str(output["OutputValue"]) for output in stacks[0].get("Outputs", [])}
@@ -110,6 +133,9 @@ def parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack", help="CloudFormation stack name (its outputs name the tables and queues)")
     where.add_argument("--table", help="API keys table name (issue, list, revoke)")
+    where.add_argument(
+        "--local", action="store_true", help="the local stack of `make run` (with AWS_ENDPOINT_URL pointing at it)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     issue = commands.add_parser("issue", help="create a key for an account and print it once")
@@ -141,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    stack = Stack(args.stack, args.table)
+    stack = Stack(args.stack, args.table, local=args.local)
     commands: dict[str, Callable[[argparse.Namespace, Stack], int]] = {
         "issue": issue_key,
         "list": list_keys,

@@ -190,6 +190,25 @@ def test_redrive_keeps_the_messages_a_batch_send_refused(
     assert sorted(bodies(source) + bodies(dlq)) == sent
 
 
+def test_messages_failing_again_during_the_redrive_are_not_moved_in_a_loop(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dlq, source, sent = park(api, 12)
+    sqs = aws.client("sqs")
+    real_send = sqs.send_message_batch
+
+    def rejected_again_at_once(**request: Any) -> Any:
+        response = real_send(**request)
+        for entry in request["Entries"]:  # as fan-out parks a malformed event again while the redrive runs
+            sqs.send_message(QueueUrl=dlq, MessageBody=entry["MessageBody"])
+        return response
+
+    monkeypatch.setattr(sqs, "send_message_batch", rejected_again_at_once)
+    status, out = run(capsys, "dlq", "redrive", "--queue", "events")
+    assert (status, out.strip()) == (0, "events: moved 12 message(s) back to the source queue")
+    assert bodies(source) == sent and bodies(dlq) == sent  # the new copies wait, visible, in the DLQ
+
+
 def test_redrive_limit(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     dlq, source, sent = park(api, 13)
     assert run(capsys, "dlq", "redrive", "--queue", "events", "--limit", "11")[0] == 0

@@ -14,6 +14,7 @@ here; receive, send, delete is what it would do anyway.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,7 @@ def _receive(url: str, hide_seconds: int) -> list[dict[str, Any]]:
         MaxNumberOfMessages=SQS_BATCH,
         VisibilityTimeout=hide_seconds,
         MessageAttributeNames=["All"],
+        MessageSystemAttributeNames=["SentTimestamp"],
         WaitTimeSeconds=0,
     )
     return list(response.get("Messages", []))
@@ -124,42 +126,61 @@ class DeadLetters:
         return found
 
     def redrive(self, queue: DeadLetterQueue, limit: int | None = None) -> Redrive:
-        """Move messages back to the source queue, each batch sent before it is deleted."""
+        """Move the messages parked before this call back to the source queue, each batch sent before deleted.
+
+        A message that fails again at once comes back to the dead-letter queue as a new message: it arrived
+        after the redrive began, so it is left there (hidden until the end, then released), never moved in
+        a loop.
+        """
         result = Redrive(queue.name)
         sqs = aws.client("sqs")
-        while limit is None or result.moved < limit:
-            batch = _receive(queue.url, MOVE_SECONDS)
-            if limit is not None:
-                _release(queue.url, batch[limit - result.moved :])
-                batch = batch[: limit - result.moved]
-            if not batch:
-                break
-            try:
-                response = sqs.send_message_batch(
-                    QueueUrl=queue.source_url,
-                    Entries=[{"Id": str(i), **_resend(message)} for i, message in enumerate(batch)],
-                )
-            except Exception as error:  # nothing of this batch was sent: leave all of it in place
-                _release(queue.url, batch)
-                result.failed += len(batch)
-                result.error = f"sending to the source queue failed: {type(error).__name__}"
-                break
-            sent = {entry["Id"] for entry in response.get("Successful", [])}
-            done = [message for i, message in enumerate(batch) if str(i) in sent]
-            kept = [message for i, message in enumerate(batch) if str(i) not in sent]
-            if done:
-                sqs.delete_message_batch(
-                    QueueUrl=queue.url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
-            result.moved += len(done)
-            if kept:
-                _release(queue.url, kept)
-                result.failed += len(kept)
-                codes = sorted({entry.get("Code", "?") for entry in response.get("Failed", [])})
-                result.error = f"the source queue refused {len(kept)} message(s): {', '.join(codes)}"
-                break
+        started_ms = int(time.time() * 1000)
+        arrived_since: list[dict[str, Any]] = []
+        try:
+            while limit is None or result.moved < limit:
+                received = _receive(queue.url, MOVE_SECONDS)
+                if not received:
+                    break
+                batch = [m for m in received if int(m.get("Attributes", {}).get("SentTimestamp", 0)) <= started_ms]
+                arrived_since += [m for m in received if m not in batch]
+                if limit is not None:
+                    _release(queue.url, batch[limit - result.moved :])
+                    batch = batch[: limit - result.moved]
+                if batch and not self._move(queue, batch, result, sqs):
+                    break
+        finally:
+            _release(queue.url, arrived_since)
         return result
+
+    @staticmethod
+    def _move(queue: DeadLetterQueue, batch: list[dict[str, Any]], result: Redrive, sqs: Any) -> bool:
+        """Send ``batch`` to the source queue, then delete what was sent; False (and the rest released) on a failure."""
+        try:
+            response = sqs.send_message_batch(
+                QueueUrl=queue.source_url,
+                Entries=[{"Id": str(i), **_resend(message)} for i, message in enumerate(batch)],
+            )
+        except Exception as error:  # nothing of this batch was sent: leave all of it in place
+            _release(queue.url, batch)
+            result.failed += len(batch)
+            result.error = f"sending to the source queue failed: {type(error).__name__}"
+            return False
+        sent = {entry["Id"] for entry in response.get("Successful", [])}
+        done = [message for i, message in enumerate(batch) if str(i) in sent]
+        kept = [message for i, message in enumerate(batch) if str(i) not in sent]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        result.moved += len(done)
+        if kept:
+            _release(queue.url, kept)
+            result.failed += len(kept)
+            codes = sorted({entry.get("Code", "?") for entry in response.get("Failed", [])})
+            result.error = f"the source queue refused {len(kept)} message(s): {', '.join(codes)}"
+            return False
+        return True
 
     def _reason(self, queue: DeadLetterQueue, message: dict[str, Any]) -> str:
         if queue.name == "events":
