@@ -264,3 +264,14 @@ def test_a_redirect_is_a_permanent_failure(endpoint: FakeWebhookReceiver) -> Non
     outcome = deliver(endpoint, PLAIN)
 
     assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 307, False)
+
+
+def test_during_a_rotation_both_secrets_sign_and_an_error_never_quotes_the_previous_one() -> None:
+    with FakeWebhookReceiver(PLAIN) as old_receiver, FakeWebhookReceiver(WHSEC) as new_receiver:
+        for receiver in (old_receiver, new_receiver):  # a receiver on either secret accepts the message
+            delivery = replace(delivery_to(receiver, WHSEC), previous_secret=PLAIN)
+            assert Webhook.send(delivery, send_context()).success
+            assert len(receiver.last.headers["webhook-signature"].split(" ")) == 2
+        old_receiver.script(Reply(500, f"cannot verify with {PLAIN}"))
+        outcome = Webhook.send(replace(delivery_to(old_receiver, WHSEC), previous_secret=PLAIN), send_context())
+        assert outcome.error is not None and "cannot verify" in outcome.error and PLAIN not in outcome.error

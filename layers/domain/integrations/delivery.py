@@ -26,6 +26,8 @@ class Delivery:
     attempt: int = 1
     test: bool = False
     timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    # A webhook's previous signing secret, during the grace period after a rotation (integrations.signing).
+    previous_secret: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import clock, once, settings
+from integrations import clock, once, settings, signing
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
 from integrations.events import Event
+from integrations.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
 from integrations.jobs import DeliveryJob
 from integrations.observability import logger, record_attempt
 from integrations.provider_state import DynamoProviderState
@@ -41,8 +42,11 @@ class Dispatcher:
         logs: DeliveryLogStore,
         context: SendContext,
         persistence: DynamoDBPersistenceLayer,
+        *,
+        disable_after: timedelta = DEFAULT_DISABLE_AFTER,
     ) -> None:
         self.store = store
+        self.health = IntegrationHealth(store, disable_after)
         self.vault = vault
         self.logs = logs
         self.context = context
@@ -116,6 +120,7 @@ class Dispatcher:
                 attempt=attempt,
                 test=test,
                 timestamp=started,
+                previous_secret=signing.previous_secret(secret, started, self.context.settings.signing_grace),
             )
             send = provider.send_test if test else provider.send
             outcome = send(delivery, self.context)
@@ -148,7 +153,7 @@ class Dispatcher:
         attempt: int,
         started: datetime,
     ) -> None:
-        """Write the delivery log entry and lastDelivery*.
+        """Write the delivery log entry and lastDelivery* (disabling the integration if it cannot be delivered to).
 
         The provider has answered by now: a failure here must not fail the attempt, or its retry would send
         the event a second time. The attempt is still in the function's log line.
@@ -163,9 +168,7 @@ class Dispatcher:
                 attempt=attempt,
                 delivered_at=started,
             )
-            self.store.set_last_delivery(
-                record.accountId, record.id, clock.iso(started), "success" if outcome.success else "failed"
-            )
+            self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (integrations.health)
         except Exception:
             logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})
 
@@ -182,4 +185,5 @@ def from_environment() -> Dispatcher:
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
         once.persistence(tables.provider_state_table),
+        disable_after=timedelta(days=tables.auto_disable_after_days),
     )

@@ -115,6 +115,25 @@ class IntegrationResponse(BaseModel):
     lastDeliveryStatus: DeliveryStatus | None
     createdAt: str
     updatedAt: str
+    # Additions beyond the seed, present only while the service or an operator has disabled the integration.
+    disabledReason: str | None = Field(
+        default=None,
+        description="Why the service or an operator disabled the integration (absent otherwise); "
+        "PATCH enabled: true clears it",
+        json_schema_extra=_not_null,
+    )
+    disabledAt: str | None = Field(
+        default=None, description="When it was disabled, with disabledReason", json_schema_extra=_not_null
+    )
+
+    # Unannotated on purpose: pydantic documents a wrap serializer's return annotation instead of the fields.
+    @model_serializer(mode="wrap")
+    def _omit_absent_disable(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data: dict[str, Any] = handler(self)
+        for name in ("disabledReason", "disabledAt"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class IntegrationListResponse(BaseModel):

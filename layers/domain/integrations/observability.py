@@ -23,3 +23,10 @@ def record_attempt(provider: str, outcome: Outcome) -> None:
         metric.add_dimension(name="outcome", value=result)
     with single_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=outcome.response_time_ms) as metric:
         metric.add_dimension(name="provider", value=provider)
+
+
+def record_disable(provider: str, cause: str) -> None:
+    """EMF count of integrations the service disabled on its own, by provider and cause (gone, failing)."""
+    with single_metric(name="IntegrationsAutoDisabled", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="provider", value=provider)
+        metric.add_dimension(name="cause", value=cause)

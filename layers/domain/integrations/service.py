@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from integrations import clock, settings
+from integrations import clock, settings, signing
 from integrations.catalog import EventType
 from integrations.errors import FieldError, NotFound, ValidationFailed
 from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
@@ -17,6 +17,8 @@ from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
+OPERATOR_REASON = "Disabled by an operator"
+MAX_REASON = 500
 
 
 def _unsupported_events(provider: type[Provider], events: list[EventType]) -> list[FieldError]:
@@ -136,11 +138,25 @@ class IntegrationService:
                 provider, credentials, config, events, allow_local_destinations=self.allow_local_destinations
             )
             if given & {"credentials", "config"}:
+                # A changed signing secret keeps the previous one beside it for the grace period.
+                new_secret = signing.with_rotation(stored, new_secret, clock.now())
                 # A new version that only the item update below puts in use: if that update fails or loses a
                 # race (409), the integration keeps the credentials it had.
                 changes["secretVersion"] = self.vault.add_version(record.secretName, new_secret)
+        if patch.enabled:
+            # Enabling clears why it was disabled, and the failure streak starts again.
+            changes.update(disabledReason=None, disabledAt=None, failingSince=None)
         changes["updatedAt"] = clock.iso(clock.now())
         return self.store.update(record, changes)
+
+    def disable_by_operator(self, account_id: str, integration_id: str, reason: str | None) -> IntegrationRecord:
+        """The operator command's disable: like PATCH enabled: false, with a reason the API shows."""
+        record = self.get_live(account_id, integration_id)
+        now = clock.iso(clock.now())
+        text = OPERATOR_REASON + (f": {reason.strip()}" if reason and reason.strip() else "")
+        return self.store.update(
+            record, {"enabled": False, "disabledReason": text[:MAX_REASON], "disabledAt": now, "updatedAt": now}
+        )
 
     def delete(self, account_id: str, integration_id: str) -> None:
         """Tombstone the item (deliveries stop at once; logs stay readable 30 days), then delete the secret.

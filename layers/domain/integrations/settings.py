@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,13 @@ class DeliverySettings(_Settings):
     email_sender: str = Field(alias="EMAIL_SENDER", min_length=3)
     # "ses", or "smtp://host:port" for a self-hosted relay or the local stack.
     email_transport: str = Field(alias="EMAIL_TRANSPORT", default="ses", pattern=r"^(ses|smtp://[^/\s:]+:\d{1,5})$")
+    # After a webhook's secret changes, deliveries are also signed with the previous one for this long
+    # (template: SigningSecretGraceHours).
+    signing_secret_grace_hours: float = Field(alias="SIGNING_SECRET_GRACE_HOURS", default=24, ge=0, le=720)
+
+    @property
+    def signing_grace(self) -> timedelta:
+        return timedelta(hours=self.signing_secret_grace_hours)
 
 
 class DispatchSettings(_Settings):
@@ -44,6 +52,8 @@ class DispatchSettings(_Settings):
 
     delivery_logs_table: str = Field(alias="DELIVERY_LOGS_TABLE", min_length=1)
     provider_state_table: str = Field(alias="PROVIDER_STATE_TABLE", min_length=1)
+    # An integration whose every attempt failed for this many days is disabled (template: AutoDisableAfterDays).
+    auto_disable_after_days: int = Field(alias="AUTO_DISABLE_AFTER_DAYS", default=5, ge=1, le=30)
 
 
 class QueueSettings(_Settings):

@@ -36,6 +36,9 @@ class IntegrationRecord(BaseModel):
     lastDeliveryStatus: DeliveryStatus | None = None
     deletedAt: str | None = None
     expiresAt: int | None = None  # TTL, set on tombstones only
+    disabledReason: str | None = None  # set when the service or an operator disabled it
+    disabledAt: str | None = None
+    failingSince: str | None = None  # the first failed attempt since the last success
 
     @property
     def deleted(self) -> bool:
@@ -106,25 +109,64 @@ class IntegrationStore:
         )
         return [_from_item(item) for page in pages for item in page["Items"]]
 
-    def set_last_delivery(self, account_id: str, integration_id: str, at: str, status: DeliveryStatus) -> None:
+    def set_last_delivery(self, account_id: str, integration_id: str, at: str, status: DeliveryStatus) -> str | None:
         """Record a delivery attempt's outcome without touching user fields or the version (so never a 409).
 
-        An older attempt finishing late does not overwrite a newer one; a deleted integration is left alone.
+        In the same write, ``failingSince`` remembers the first failure since the last success (a success
+        removes it). Returns it: None after a success, or when nothing was written (an older attempt finishing
+        late does not overwrite a newer one; a deleted integration is left alone).
         """
+        if status == "success":
+            expression = "SET lastDeliveryAt = :at, lastDeliveryStatus = :status REMOVE failingSince"
+        else:
+            expression = (
+                "SET lastDeliveryAt = :at, lastDeliveryStatus = :status,"
+                " failingSince = if_not_exists(failingSince, :at)"
+            )
         try:
-            aws.client("dynamodb").update_item(
+            response = aws.client("dynamodb").update_item(
                 TableName=self.table_name,
                 Key=_to_item({"accountId": account_id, "id": integration_id}),
-                UpdateExpression="SET lastDeliveryAt = :at, lastDeliveryStatus = :status",
+                UpdateExpression=expression,
                 ConditionExpression=(
                     "attribute_exists(id) AND attribute_not_exists(deletedAt)"
                     " AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at)"
                 ),
                 ExpressionAttributeValues=_to_item({":at": at, ":status": status}),
+                ReturnValues="ALL_NEW",  # (UPDATED_NEW may omit an unchanged failingSince)
             )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
+            return None
+        failing_since = response.get("Attributes", {}).get("failingSince")
+        return str(failing_since["S"]) if failing_since else None
+
+    def disable(self, account_id: str, integration_id: str, reason: str, at: str) -> bool:
+        """The service's own decision to disable (a receiver gone, days of failures); False if nothing changed.
+
+        It applies only while the integration is enabled and not deleted, so it never overrides a user's
+        choice: a user who disabled it keeps their state, and one who re-enabled it afterwards wins. It bumps
+        the version, so a PATCH prepared from the state before the disable answers 409 instead of acting on
+        a stale view.
+        """
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=_to_item({"accountId": account_id, "id": integration_id}),
+                UpdateExpression=(
+                    "SET enabled = :false, disabledReason = :reason, disabledAt = :at, updatedAt = :at ADD version :one"
+                ),
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(deletedAt) AND enabled = :true",
+                ExpressionAttributeValues=_to_item(
+                    {":false": False, ":true": True, ":reason": reason, ":at": at, ":one": 1}
+                ),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return False
+        return True
 
     def update(self, record: IntegrationRecord, changes: dict[str, Any]) -> IntegrationRecord:
         """Apply ``changes`` if nobody changed the integration since ``record`` was read (optimistic lock).

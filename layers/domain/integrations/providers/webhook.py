@@ -14,7 +14,8 @@ The request: ``POST`` to the integration's URL with the body
 Headers: ``Content-Type: application/json``, the service's ``User-Agent``, ``webhook-id`` (the delivery
 id: the same on every retry, an idempotency key), ``webhook-timestamp`` (Unix seconds of this attempt;
 receivers should refuse values more than 5 minutes away) and, when a secret is set,
-``webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">``. The key is
+``webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`` (for a grace
+period after the secret changes, a second, space-separated ``v1,…`` made with the previous secret). The key is
 the base64 payload of a ``whsec_`` secret, otherwise the secret's UTF-8 bytes. With the ``standardwebhooks``
 library a receiver verifies a ``whsec_`` secret with ``Webhook(secret)`` and a plain one with
 ``Webhook(secret.encode())`` (given a string, that library always base64-decodes it).
@@ -120,14 +121,16 @@ class Webhook(Provider):
         config: WebhookConfig = delivery.config
         body = encode(payload(delivery))
         # Ours last, so that no custom header can stand in for them.
-        headers = {**custom_headers(config), **standard_headers(delivery.delivery_id, body, credentials.secret)}
+        secrets = [credentials.secret, delivery.previous_secret] if credentials.secret else []
+        headers = {**custom_headers(config), **standard_headers(delivery.delivery_id, body, *secrets)}
         try:
             response = http.post(credentials.url, data=body, headers=headers)
         except http.TransportError as error:
             return http.outcome_from_transport_error(error)
         if response.status == 410:
             return Outcome(False, response.status, response.elapsed_ms, GONE, retryable=False)
-        return http.outcome_from_response(response, cls.secret_values(credentials, config))
+        scrubbed = [*cls.secret_values(credentials, config), *filter(None, [delivery.previous_secret])]
+        return http.outcome_from_response(response, scrubbed)
 
     @classmethod
     def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
@@ -152,12 +155,17 @@ def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def standard_headers(message_id: str, body: bytes, secret: str | None) -> dict[str, str]:
-    """Content type and the ``webhook-*`` headers of this attempt, signed when there is a secret."""
+def standard_headers(message_id: str, body: bytes, *secrets: str | None) -> dict[str, str]:
+    """Content type and the ``webhook-*`` headers of this attempt, signed with each secret given.
+
+    Several signatures are space-separated (``v1,<new> v1,<previous>`` during a rotation's grace period);
+    a receiver accepts the message when any of them verifies with its secret.
+    """
     timestamp = int(time.time())  # the attempt's time, so that retries pass receivers' 5-minute window
     headers = {"Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": str(timestamp)}
-    if secret:
-        headers["webhook-signature"] = sign(secret, message_id, timestamp, body)
+    signatures = [sign(secret, message_id, timestamp, body) for secret in dict.fromkeys(secrets) if secret]
+    if signatures:
+        headers["webhook-signature"] = " ".join(signatures)
     return headers
 
 
