@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -104,7 +104,22 @@ class UpdateIntegrationRequest(_Request):
         return data
 
 
-class IntegrationResponse(BaseModel):
+class OmitsNull(BaseModel):
+    """A response whose optional additions are left out, not sent as null, while they have no value."""
+
+    omitted_when_null: ClassVar[tuple[str, ...]] = ()
+
+    # Unannotated on purpose: pydantic documents a wrap serializer's return annotation instead of the fields.
+    @model_serializer(mode="wrap")
+    def _omit_nulls(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data: dict[str, Any] = handler(self)
+        for name in self.omitted_when_null:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+class IntegrationResponse(OmitsNull):
     id: str
     provider: str
     name: str
@@ -126,14 +141,7 @@ class IntegrationResponse(BaseModel):
         default=None, description="When it was disabled, with disabledReason", json_schema_extra=_not_null
     )
 
-    # Unannotated on purpose: pydantic documents a wrap serializer's return annotation instead of the fields.
-    @model_serializer(mode="wrap")
-    def _omit_absent_disable(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data: dict[str, Any] = handler(self)
-        for name in ("disabledReason", "disabledAt"):
-            if data.get(name) is None:
-                data.pop(name, None)
-        return data
+    omitted_when_null = ("disabledReason", "disabledAt")
 
 
 class IntegrationListResponse(BaseModel):
@@ -166,7 +174,7 @@ class DeliveryLogsResponse(BaseModel):
     pagination: Pagination
 
 
-class TestResult(BaseModel):
+class TestResult(OmitsNull):
     """The test route's answer; ``error`` appears only when the test failed."""
 
     success: bool
@@ -174,14 +182,9 @@ class TestResult(BaseModel):
     deliveredAt: str
     responseCode: int | None
     responseTime: int
-    error: str | None = Field(default=None, description="Present when success is false")
+    error: str | None = Field(default=None, description="Present when success is false", json_schema_extra=_not_null)
 
-    @model_serializer(mode="wrap")
-    def _omit_error_on_success(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("error") is None:
-            data.pop("error", None)
-        return data
+    omitted_when_null = ("error",)
 
 
 class ProviderField(BaseModel):
