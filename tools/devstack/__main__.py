@@ -159,10 +159,14 @@ class LocalStack:
             register_api_keys(os.environ["API_KEYS_TABLE"], keys)
 
         self.pollers = list(start_pollers(functions, resources, client_factory(session), self.stop_event))
-        self.gateway = Gateway(load_api(template, resources, functions), functions, HOST, api_port)
+        api = load_api(template, resources, functions)
+        self.gateway = Gateway(api, functions, HOST, api_port, console_dir=REPO_ROOT / "console")
         self.gateway.start()
         shown = ", ".join(f"{key}→{account}" for key, account in keys.items()) or "none"
-        return f"Integrations local stack ready: API {self.gateway.url} · AWS {aws_url} · keys: {shown}"
+        return (
+            f"Integrations local stack ready: API {self.gateway.url} · AWS {aws_url} · keys: {shown}"
+            f" · console {self.gateway.url}/console/"
+        )
 
     def stop(self) -> None:
         """Stop pollers, then the API, then moto."""
