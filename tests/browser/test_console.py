@@ -148,7 +148,6 @@ def row(page: Page, name: str) -> Any:
     return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=re.compile(re.escape(name))))
 
 
-
 def action(page: Page, verb: str, name: str) -> Any:
     """A row's button, by its accessible name ("Edit Security Slack")."""
     return page.get_by_role("button", name=f"{verb} {name}", exact=True)

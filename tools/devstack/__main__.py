@@ -102,6 +102,8 @@ def local_settings(template_env: Mapping[str, str], environ: Mapping[str, str]) 
     """The functions' variables for a local run: the template's, with the local-stack overrides."""
     settings = dict(template_env)
     settings["ALLOW_LOCAL_DESTINATIONS"] = environ.get("ALLOW_LOCAL_DESTINATIONS", "true")
+    # The local console shares the API's origin, so no CORS unless a developer serves it from elsewhere.
+    settings["CONSOLE_ORIGIN"] = environ.get("CONSOLE_ORIGIN", "")
     settings["EMAIL_SENDER"] = environ.get("EMAIL_SENDER", settings.get("EMAIL_SENDER", DEFAULT_EMAIL_SENDER))
     for name in PASS_THROUGH:
         if name in environ:

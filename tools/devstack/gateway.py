@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import mimetypes
 import os
 import threading
 import time
@@ -38,6 +37,16 @@ CONSOLE_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-cache"),
 ]
+# Fixed, not mimetypes: its answer for .js depends on the machine's /etc/mime.types.
+CONSOLE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 
 
 @dataclass(frozen=True)
@@ -143,9 +152,7 @@ class Gateway:
         file = (root / (path.removeprefix(CONSOLE_PATH) or "index.html")).resolve()
         if not file.is_relative_to(root) or not file.is_file():
             return HttpResponse(404, [("Content-Type", "text/plain")], b"Not found")
-        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type.endswith("javascript"):
-            content_type += "; charset=utf-8"
+        content_type = CONSOLE_TYPES.get(file.suffix, "application/octet-stream")
         return HttpResponse(200, [("Content-Type", content_type), *CONSOLE_HEADERS], file.read_bytes())
 
     def handle(self, request: HttpRequest) -> HttpResponse:
