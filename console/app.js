@@ -35,13 +35,17 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Shows one view and moves focus to its heading, so keyboard and screen reader users land in it. */
 function show(view) {
   for (const id of ["connect-view", "list-view", "editor-view", "detail-view"]) $(id).hidden = id !== view;
+  const heading = $(view).querySelector("h2");
+  heading.tabIndex = -1;
+  heading.focus();
 }
 
+// The live region stays in the page (only empty), so screen readers announce each new message.
 function announce(message, isError = false) {
   const box = $("announcer");
-  box.hidden = false;
   box.classList.toggle("is-error", isError);
   box.textContent = message;
 }
@@ -122,7 +126,7 @@ function signOut(message) {
   $("sign-out").hidden = true;
   show("connect-view");
   $("api-key-error").textContent = message || "";
-  $("announcer").hidden = true;
+  announce("");
   $("api-key").focus();
 }
 
@@ -226,20 +230,21 @@ function fieldControl(group, field, editing) {
     input = el("input", { ...common, type: "checkbox", required: false, "aria-required": undefined });
   } else if (field.type === "string[]") {
     input = el("textarea", { ...common, rows: 3 });
-    hint = " One per line.";
+    hint = "One per line.";
   } else if (field.type === "object") {
     input = el("textarea", { ...common, rows: 3, placeholder: '{"X-Team": "security"}' });
-    hint = " A JSON object.";
+    hint = "A JSON object.";
   } else {
     // Secrets are masked while typed; "Show credentials" reveals them.
     const secret = group === "credentials";
     input = el("input", { ...common, type: secret ? "password" : "text", "data-secret": secret });
   }
   const marker = required ? el("span", { className: "req", "aria-hidden": "true" }, " *") : null;
+  const help = [(field.description || "").replace(/\.$/, ""), hint].filter(Boolean).join(". ");
   const label = el("label", { for: id }, field.name, marker);
   return el("div", { className: field.type === "boolean" ? "field check" : "field", "data-field": path },
     field.type === "boolean" ? [input, label] : [label, input],
-    el("p", { id: id + "-help", className: "help" }, (field.description || "") + hint),
+    el("p", { id: id + "-help", className: "help" }, help),
     el("p", { id: id + "-error", className: "error" }));
 }
 
@@ -275,6 +280,7 @@ function setConfigEnabled(enabled) {
 function openEditor(integration) {
   state.editing = integration || null;
   clearErrors();
+  announce("");
   $("editor-title").textContent = integration ? `Edit ${integration.name}` : "New integration";
   $("save").textContent = integration ? "Save changes" : "Create integration";
   $("provider-row").hidden = Boolean(integration);
@@ -420,6 +426,7 @@ async function openDetail(integration) {
   state.logsPage = 1;
   $("detail-title").textContent = `Deliveries of ${integration.name}`;
   $("test-result").replaceChildren();
+  announce("");
   show("detail-view");
   $("run-test").focus();
   await Promise.all([loadLogs(), drawChart()]);
@@ -571,7 +578,10 @@ function init() {
   $("logs-prev").addEventListener("click", () => changeLogsPage(-1));
   $("logs-next").addEventListener("click", () => changeLogsPage(1));
   if (sessionStorage.getItem(KEY_STORAGE)) start();
-  else show("connect-view");
+  else {
+    show("connect-view");
+    $("api-key").focus();
+  }
 }
 
 init();
