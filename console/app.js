@@ -113,6 +113,7 @@ async function start() {
   try {
     const [catalog] = await Promise.all([api("GET", "/v1/integrations/providers"), loadIntegrations()]);
     state.providers = catalog.providers || [];
+    renderIntegrations(); // again, now with the providers' names
     $("sign-out").hidden = false;
     show("list-view");
   } catch (error) {
@@ -278,6 +279,10 @@ function setConfigEnabled(enabled) {
 }
 
 function openEditor(integration) {
+  if (integration && !state.providers.some((p) => p.id === integration.provider)) {
+    announce(`The provider ${integration.provider} is not in the catalog any more; it cannot be edited.`, true);
+    return;
+  }
   state.editing = integration || null;
   clearErrors();
   announce("");
@@ -308,7 +313,8 @@ function controlValue(input) {
       value = null;
     }
     if (!value || typeof value !== "object" || Array.isArray(value)) {
-      throw { field: input.closest("[data-field]").dataset.field, message: "Enter a JSON object, e.g. {\"X-Team\": \"security\"}" };
+      const field = input.closest("[data-field]").dataset.field;
+      throw { field, message: 'Enter a JSON object, e.g. {"X-Team": "security"}' };
     }
     return value;
   }

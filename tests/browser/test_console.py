@@ -293,6 +293,17 @@ def test_validation_errors_appear_next_to_their_fields(stack: Stack, page: Page)
     expect(page.locator("#enabledEvents-error")).to_be_empty()
     assert all(i["name"] != "Refused pager" for i in stack.call("GET", "/v1/integrations").json()["data"])
 
+    # An object field that is not a JSON object is refused in the page, on its field, before any request.
+    page.get_by_role("button", name="Cancel").click()
+    open_new_form(page, "Webhook")
+    page.get_by_label("Name").fill("Bad headers")
+    textbox(page, "url").fill(stack.fakes.webhook.url)
+    textbox(page, "headers").fill("X-Team: security")
+    page.get_by_role("button", name="Create integration").click()
+    expect(page.locator('[data-field="config.headers"] .error')).to_contain_text("Enter a JSON object")
+    expect(textbox(page, "headers")).to_be_focused()
+    assert all(i["name"] != "Bad headers" for i in stack.call("GET", "/v1/integrations").json()["data"])
+
 
 def test_a_test_delivery_shows_its_result_and_the_logs_page(stack: Stack, page: Page) -> None:
     receiver = stack.fakes.webhook
