@@ -411,3 +411,29 @@ def test_edit_disable_enable_and_delete_with_confirmation(stack: Stack, page: Pa
     expect(row(page, "Edited webhook")).to_have_count(0)
     expect(page.get_by_role("status").first).to_contain_text("Edited webhook deleted.")
     assert all(i["id"] != created["id"] for i in stack.call("GET", "/v1/integrations").json()["data"])
+
+
+def test_a_webhook_is_connected_with_the_keyboard_alone(stack: Stack, page: Page) -> None:
+    connect(page, stack)  # types the key and presses Enter
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="New integration")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Provider")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # Slack → Webhook
+    expect(page.get_by_label("Provider")).to_have_value("webhook")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Keyboard webhook")
+    page.keyboard.press("Tab")
+    expect(textbox(page, "url")).to_be_focused()
+    page.keyboard.type(stack.fakes.webhook.url + "/keyboard")
+    page.keyboard.press("Enter")
+    expect(row(page, "Keyboard webhook")).to_be_visible()
+    expect(page.get_by_role("heading", name="Integrations", exact=True)).to_be_focused()
+
+    action(page, "Delete", "Keyboard webhook").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete integration?")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(row(page, "Keyboard webhook")).to_be_visible()
