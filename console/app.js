@@ -583,6 +583,7 @@ function init() {
   $("run-test").addEventListener("click", runTest);
   $("logs-prev").addEventListener("click", () => changeLogsPage(-1));
   $("logs-next").addEventListener("click", () => changeLogsPage(1));
+  $("local-hint").hidden = !["127.0.0.1", "localhost", "[::1]"].includes(location.hostname);
   if (sessionStorage.getItem(KEY_STORAGE)) start();
   else {
     show("connect-view");
