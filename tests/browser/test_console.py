@@ -380,6 +380,9 @@ def test_edit_disable_enable_and_delete_with_confirmation(stack: Stack, page: Pa
     page.get_by_label("Name").fill("Edited webhook")
     events(page).get_by_label("scan.failed").check()
     page.get_by_label("Minimum severity").select_option("medium")
+    expect(textbox(page, "headers")).to_be_disabled()  # the stored configuration stays unless replaced
+    page.get_by_label("Replace the configuration").check()
+    textbox(page, "headers").fill('{"X-Edited": "yes"}')
     screenshot(page, "06-edit")
     page.get_by_role("button", name="Save changes").click()
     expect(row(page, "Edited webhook")).to_contain_text("scan.failed")
@@ -389,7 +392,7 @@ def test_edit_disable_enable_and_delete_with_confirmation(stack: Stack, page: Pa
     assert edited["minimumSeverity"] == "medium"
     # Blank credential inputs left the stored ones in force: the signed test still reaches the receiver.
     assert stack.call("POST", f"/v1/integrations/{created['id']}/test").json()["success"]
-    assert receiver.last.path == "/editable"
+    assert receiver.last.path == "/editable" and receiver.last.headers["x-edited"] == "yes"
 
     action(page, "Disable", "Edited webhook").click()
     expect(row(page, "Edited webhook")).to_contain_text("Disabled")
