@@ -13,7 +13,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint test test-fast fuzz run publish openapi build build-check deploy lock clean
+.PHONY: setup lint browser test test-fast test-browser fuzz run publish openapi build build-check deploy lock clean
 
 setup: $(VENV)/.stamp $(TOOLS)/.stamp
 
@@ -42,8 +42,21 @@ lint: setup
 	$(TOOLS)/bin/sam validate --lint --region $(AWS_REGION)
 	$(PY) tools/openapi.py --check
 
-test: lint build-check
+test: lint build-check browser
 	$(VENV)/bin/pytest
+
+# The console's browser tests drive Debian's Chromium through Playwright's executable_path (no browser
+# download). Installed here when missing; where it cannot be, those tests skip and say why.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+browser:
+	@test -x $(CHROMIUM) || $(APT_INSTALL) || { $(SUDO) apt-get update -qq && $(APT_INSTALL); } \
+		|| echo "WARNING: cannot install chromium (apt-get install chromium); the browser tests will be skipped"
+
+# The console in headless Chromium against the local stack (tests/browser; `make test` runs them too).
+test-browser: $(VENV)/.stamp browser
+	$(VENV)/bin/pytest -m browser
 
 # Unit and integration tests only, for a quick loop while coding.
 test-fast: setup

@@ -89,6 +89,7 @@ def test_environment_wins_and_sigint_exits_cleanly(tmp_path: Path) -> None:
         assert process.wait(15) == 0
     output = log.read_text()
     assert output.startswith("Integrations local stack ready: API http://127.0.0.1:")
+    assert output.splitlines()[0].endswith(f" · console {api}/console/")  # `make run` announces the console
     assert "Traceback" not in output
 
 

@@ -294,3 +294,29 @@ def test_over_http_with_keep_alive_head_and_too_large_bodies(served: Gateway) ->
     assert too_large.status == 413
     assert json.loads(too_large.read())["error"]["code"] == "payload_too_large"
     connection.close()
+
+
+def test_the_console_is_served_from_the_apis_origin(stand_in_stack: Path, tmp_path: Path) -> None:
+    site = tmp_path / "console"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>console</title>")
+    (site / "app.js").write_text("init();")
+    (tmp_path / "secret.txt").write_text("outside the folder")
+    gateway = build_gateway(stand_in_stack)
+    gateway.console_dir = site
+
+    def get(path: str, method: str = "GET") -> HttpResponse:
+        return gateway.handle(HttpRequest(method, path, []))
+
+    assert get("/console").status == 301 and get("/console").header("Location") == "/console/"
+    index = get("/console/")
+    assert index.status == 200 and index.body.startswith(b"<!doctype html>")
+    assert index.header("Content-Type") == "text/html; charset=utf-8"
+    assert "script-src 'self'" in (index.header("Content-Security-Policy") or "")
+    assert index.header("X-Content-Type-Options") == "nosniff"
+    assert get("/console/app.js").header("Content-Type") == "text/javascript; charset=utf-8"
+    for outside in ("/console/../secret.txt", "/console/%2e%2e/secret.txt", "/console/missing.js"):
+        assert get(outside).status == 404
+    assert get("/console/", "POST").status == 405
+    # Everything else is still the API's (here: no route, so the template's gateway response).
+    assert get("/consoles").status == get("/nowhere").status

@@ -102,6 +102,8 @@ def local_settings(template_env: Mapping[str, str], environ: Mapping[str, str]) 
     """The functions' variables for a local run: the template's, with the local-stack overrides."""
     settings = dict(template_env)
     settings["ALLOW_LOCAL_DESTINATIONS"] = environ.get("ALLOW_LOCAL_DESTINATIONS", "true")
+    # The local console shares the API's origin, so no CORS unless a developer serves it from elsewhere.
+    settings["CONSOLE_ORIGIN"] = environ.get("CONSOLE_ORIGIN", "")
     settings["EMAIL_SENDER"] = environ.get("EMAIL_SENDER", settings.get("EMAIL_SENDER", DEFAULT_EMAIL_SENDER))
     for name in PASS_THROUGH:
         if name in environ:
@@ -159,10 +161,14 @@ class LocalStack:
             register_api_keys(os.environ["API_KEYS_TABLE"], keys)
 
         self.pollers = list(start_pollers(functions, resources, client_factory(session), self.stop_event))
-        self.gateway = Gateway(load_api(template, resources, functions), functions, HOST, api_port)
+        api = load_api(template, resources, functions)
+        self.gateway = Gateway(api, functions, HOST, api_port, console_dir=REPO_ROOT / "console")
         self.gateway.start()
         shown = ", ".join(f"{key}→{account}" for key, account in keys.items()) or "none"
-        return f"Integrations local stack ready: API {self.gateway.url} · AWS {aws_url} · keys: {shown}"
+        return (
+            f"Integrations local stack ready: API {self.gateway.url} · AWS {aws_url} · keys: {shown}"
+            f" · console {self.gateway.url}/console/"
+        )
 
     def stop(self) -> None:
         """Stop pollers, then the API, then moto."""

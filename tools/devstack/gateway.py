@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +25,28 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
+CONSOLE_PATH = "/console/"
+# The console talks only to its own origin and runs no inline code: the policy CloudFront also sends.
+CONSOLE_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-cache"),
+]
+# Fixed, not mimetypes: its answer for .js depends on the machine's /etc/mime.types.
+CONSOLE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 
 
 @dataclass(frozen=True)
@@ -74,9 +97,15 @@ class Gateway:
     """Serves one REST API over HTTP, invoking its functions in-process."""
 
     def __init__(
-        self, api: ApiConfig, functions: Mapping[str, Function], host: str = "127.0.0.1", port: int = 3000
+        self,
+        api: ApiConfig,
+        functions: Mapping[str, Function],
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        console_dir: Path | None = None,
     ) -> None:
         self.api = api
+        self.console_dir = console_dir
         self.functions = functions
         self.host = host
         self.port = port
@@ -112,6 +141,20 @@ class Gateway:
         """A gateway response of the given type."""
         return self.api.responses.render(response_type, message, request_id or str(uuid.uuid4()))
 
+    def serve_console(self, method: str, path: str) -> HttpResponse:
+        """A file of the console folder (what S3 + CloudFront serve in AWS), from the API's own origin."""
+        assert self.console_dir is not None
+        if path == CONSOLE_PATH.rstrip("/"):
+            return HttpResponse(301, [("Location", CONSOLE_PATH)])
+        if method not in ("GET", "HEAD"):
+            return HttpResponse(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"Method not allowed")
+        root = self.console_dir.resolve()
+        file = (root / (path.removeprefix(CONSOLE_PATH) or "index.html")).resolve()
+        if not file.is_relative_to(root) or not file.is_file():
+            return HttpResponse(404, [("Content-Type", "text/plain")], b"Not found")
+        content_type = CONSOLE_TYPES.get(file.suffix, "application/octet-stream")
+        return HttpResponse(200, [("Content-Type", content_type), *CONSOLE_HEADERS], file.read_bytes())
+
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Route, authorize and invoke: the whole of one request."""
         request_id = str(uuid.uuid4())
@@ -119,6 +162,8 @@ class Gateway:
         if len(request.body) > MAX_BODY_BYTES:
             return self.error("REQUEST_TOO_LARGE", None, request_id)
         path = unquote(urlsplit(request.target).path) or "/"
+        if self.console_dir is not None and (path + "/").startswith(CONSOLE_PATH):
+            return self.serve_console(request.method, path)
         match = self.api.routes.match(request.method, path)
         if match is None:
             return self.error("MISSING_AUTHENTICATION_TOKEN", None, request_id)

@@ -125,6 +125,9 @@ def _identity(resource_type: str, name: str) -> tuple[str, str, dict[str, str]]:
     if resource_type == "AWS::Serverless::Api":
         # The local API id also appears in methodArn: arn:aws:execute-api:…:local/<stage>/<METHOD>/<path>.
         return "local", _arn("execute-api", "local"), {"RootResourceId": "root"}
+    if resource_type == "AWS::CloudFront::Distribution":
+        # Not emulated (the local stack serves console/ itself), but its domain name resolves for references.
+        return name, f"arn:{PARTITION}:cloudfront::{ACCOUNT_ID}:distribution/{name}", {"DomainName": f"{name}.invalid"}
     if resource_type.startswith("AWS::IAM::"):
         return name, f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{resource_type.split('::')[2].lower()}/{name}", {}
     return name, _arn(resource_type.split("::")[1].lower(), name), {}

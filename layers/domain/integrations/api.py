@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import CORSConfig, Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -86,18 +87,31 @@ def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
     return None
 
 
+def console_cors() -> CORSConfig | None:
+    """CORS for the hosted console's origin only (CONSOLE_ORIGIN); none where the console shares the API's origin.
+
+    API Gateway answers the preflight (OPTIONS) itself; these headers let the browser read the actual answers.
+    """
+    origin = os.environ.get("CONSOLE_ORIGIN", "").strip().rstrip("/")
+    return CORSConfig(allow_origin=origin, max_age=600) if origin else None
+
+
 class _Resolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before anything parses the body (Powertools validates ahead of any middleware).
         if refused := _refuse_body(event):
             body = json.dumps(error_body(refused.code, refused.message, refused.details))
-            return {"statusCode": refused.status, "headers": {"Content-Type": "application/json"}, "body": body}
+            headers = {"Content-Type": "application/json"}
+            if self._cors is not None:  # the console must be able to read this answer too
+                origin = {k.lower(): v for k, v in (event.get("headers") or {}).items()}.get("origin")
+                headers.update(self._cors.to_dict(origin))
+            return {"statusCode": refused.status, "headers": headers, "body": body}
         return super().resolve(event, context)
 
 
 def build_app(router: Router) -> APIGatewayRestResolver:
     """A validating resolver serving ``router``'s routes, with the design's error body for every failure."""
-    app = _Resolver(enable_validation=True)
+    app = _Resolver(enable_validation=True, cors=console_cors())
     app.exception_handler(ServiceError)(_on_service_error)
     app.exception_handler(RequestValidationError)(_on_request_validation_error)
     app.not_found(_on_route_not_found)
