@@ -23,9 +23,9 @@ processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=ba
 
 def record_handler(record: SQSRecord) -> None:
     job = DeliveryJob.model_validate_json(record.body)
-    attempts_made = record.message_attributes.get(retry.ATTEMPTS_MADE)
+    carried = record.message_attributes[retry.ATTEMPTS_MADE]  # None when absent
     attempt = retry.attempt_number(
-        int(record.attributes.approximate_receive_count), attempts_made.string_value if attempts_made else None
+        int(record.attributes.approximate_receive_count), carried.string_value if carried else None
     )
     # Context-local, not the logger's shared keys: other threads deliver other jobs meanwhile.
     logger.thread_safe_append_keys(correlation_id=job.deliveryId)
