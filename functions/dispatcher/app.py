@@ -1,51 +1,85 @@
-"""SQS-triggered: one delivery attempt per job; a retryable failure stays queued until its next attempt."""
+"""SQS-triggered: one delivery attempt per job; a retryable failure stays queued until its next attempt.
+
+The jobs of a batch are delivered concurrently, one thread per integration, each integration's jobs in order
+(integrations.batch). A job whose destination's rate allows no message for a while goes back to the queue
+with that delay, without counting as an attempt (integrations.pacing).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import dispatch, retry, settings
+from integrations import batch, dispatch, pacing, retry, settings
 from integrations.jobs import DeliveryJob
 from integrations.observability import logger, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 
 
 def record_handler(record: SQSRecord) -> None:
     job = DeliveryJob.model_validate_json(record.body)
-    logger.set_correlation_id(job.deliveryId)
-    attempt = int(record.attributes.approximate_receive_count)
+    carried = record.message_attributes[retry.ATTEMPTS_MADE]  # None when absent
+    attempt = retry.attempt_number(
+        int(record.attributes.approximate_receive_count), carried.string_value if carried else None
+    )
+    # Context-local, not the logger's shared keys: other threads deliver other jobs meanwhile.
+    logger.thread_safe_append_keys(correlation_id=job.deliveryId)
+    try:
+        deliver(record, job, attempt)
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+
+
+def deliver(record: SQSRecord, job: DeliveryJob, attempt: int) -> None:
+    queues = settings.load(settings.QueueSettings)
+    if attempt > queues.max_delivery_attempts:  # a re-queued job whose last attempt died before parking it
+        retry.dead_letter(queues.deliveries_dlq_url, record.body, f"{attempt - 1} attempts made")
+        return
     try:
         outcome = dispatch.from_environment().deliver(job, attempt)
+    except pacing.Deferred as deferred:
+        # Nothing was sent: the job is queued anew with the delay and the attempts made so far, and this
+        # message is acknowledged, so the wait costs no attempt (failing it would count a receive).
+        logger.info("Delivery deferred: rate limit", extra={"attempt": attempt, "delay_s": deferred.delay_seconds})
+        retry.requeue(queues.deliveries_queue_url, record.body, deferred.delay_seconds, attempts_made=attempt - 1)
+        return
     except Exception:
         # Our side failed (DynamoDB throttling, Secrets Manager…): retry on the same schedule as a provider fault.
         logger.exception("Delivery attempt failed inside the service", extra={"attempt": attempt})
-        retry_later(record, attempt, None)
-        raise
+        if retry_later(record, attempt, None, "the service failed"):
+            raise
+        return
     if outcome is None or outcome.success or not outcome.retryable:
         return  # done: delivered, skipped, or failed for good (logged either way)
-    retry_later(record, attempt, outcome.retry_after)
-    raise retry.RetryScheduled(f"attempt {attempt} failed")
+    if retry_later(record, attempt, outcome.retry_after, outcome.error or "failed"):
+        raise retry.RetryScheduled(f"attempt {attempt} failed")
 
 
-def retry_later(record: SQSRecord, attempt: int, retry_after: float | None) -> None:
-    """Hide the message until its next attempt; after the last one, let it go to the dead-letter queue."""
+def retry_later(record: SQSRecord, attempt: int, retry_after: float | None, error: str) -> bool:
+    """Hide the message until its next attempt (True: its handler fails it), or park it after the last one.
+
+    The dispatcher parks the job itself rather than letting the queue's maxReceiveCount do it: a re-queued job's
+    receive count lags its attempts. maxReceiveCount stays as the safety net for invocations that die.
+    """
     queues = settings.load(settings.QueueSettings)
     delay = retry.next_delay(attempt, queues.max_delivery_attempts, retry_after)
     if delay is None:
         logger.warning("Last attempt failed; the job goes to the dead-letter queue", extra={"attempt": attempt})
-        delay = 0
+        retry.dead_letter(queues.deliveries_dlq_url, record.body, f"{attempt} attempts failed; last: {error}")
+        return False
     retry.schedule_retry(queues.deliveries_queue_url, record.receipt_handle, delay)
+    return True
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # An attempt cut short by the Lambda timeout frees its idempotency record when this invocation's time is up.
+    # An attempt cut short by the Lambda timeout frees its idempotency record when this invocation's time is up
+    # (registered before the batch's threads start; they only read it).
     dispatch.from_environment().idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

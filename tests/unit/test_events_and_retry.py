@@ -84,3 +84,18 @@ def test_every_sample_producer_event_follows_the_contract(path: Path) -> None:
 def test_there_is_a_sample_for_each_of_the_nine_event_types() -> None:
     stems = {p.stem.replace("_", ".") for p in (ROOT / "events" / "scanner").glob("*.json")}
     assert stems == set(EVENT_TYPES)
+
+
+def test_an_attempt_counts_the_attempts_a_requeued_job_carries() -> None:
+    assert retry.attempt_number(1, None) == 1
+    assert retry.attempt_number(1, "3") == 4, "a job re-queued after 3 attempts makes its 4th"
+    assert retry.attempt_number(2, "junk") == 2
+
+
+def test_a_deferral_becomes_whole_sqs_delay_seconds() -> None:
+    from integrations.pacing import Deferred, destination_key
+
+    assert [Deferred(s).delay_seconds for s in (0.01, 2.2, 3.0, 7200)] == [1, 3, 3, 900]
+    url = "https://hooks.slack.com/services/T0/B0/secret"
+    key = destination_key("slack", url)
+    assert key.startswith("pace:") and "secret" not in key and key != destination_key("webhook", url)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import clock, once, settings, signing
+from integrations import clock, once, pacing, settings, signing
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
@@ -42,6 +42,7 @@ class Dispatcher:
         logs: DeliveryLogStore,
         context: SendContext,
         persistence: DynamoDBPersistenceLayer,
+        pacer: pacing.Pacer | None = None,
         *,
         disable_after: timedelta = DEFAULT_DISABLE_AFTER,
     ) -> None:
@@ -50,13 +51,15 @@ class Dispatcher:
         self.vault = vault
         self.logs = logs
         self.context = context
+        self.pacer = pacer
         self.idempotency = once.config("deliveryId", once.DELIVERY_RECORD_SECONDS)
         self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
 
     def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
         """One attempt of ``job``, or the outcome of the attempt that already finished it (no second send).
 
-        None when the integration was deleted or disabled since fan-out.
+        None when the integration was deleted or disabled since fan-out. Raises pacing.Deferred, having sent
+        nothing, when the destination's rate allows no message before a while.
         """
         try:
             finished = self._deliver_once(job=job.model_dump(mode="json"), attempt=attempt)
@@ -108,6 +111,12 @@ class Dispatcher:
             fields = ", ".join(sorted({detail.field for detail in error.details}))
             outcome = Outcome(False, None, 0, f"Stored settings are no longer valid ({fields}); update the integration")
         else:
+            # Test sends are not paced: the user waits for the answer, and one message stays within any rate.
+            destination = None if test or self.pacer is None else provider.destination(credentials)
+            pace_key = None if destination is None else pacing.destination_key(provider.id, destination)
+            if pace_key is not None and self.pacer is not None:
+                self.pacer.wait_for_slot(pace_key, provider.rate_interval)  # or Deferred: nothing sent, no attempt
+                started = clock.now()  # the attempt starts when its slot comes
             delivery = Delivery(
                 delivery_id=delivery_id,
                 event_type=event_type,
@@ -124,6 +133,8 @@ class Dispatcher:
             )
             send = provider.send_test if test else provider.send
             outcome = send(delivery, self.context)
+            if pace_key is not None and outcome.response_code == 429:
+                self._hold(provider.rate_interval is not None, pace_key, outcome)
         if not outcome.skipped:
             self._remember(record, delivery_id, event_type, outcome, attempt, started)
         record_attempt(provider.id, outcome)
@@ -143,6 +154,14 @@ class Dispatcher:
             },
         )
         return outcome
+
+    def _hold(self, shared: bool, key: str, outcome: Outcome) -> None:
+        """After a 429, keep the destination's other jobs back until its Retry-After."""
+        assert self.pacer is not None
+        try:
+            self.pacer.hold(key, outcome.retry_after, shared=shared)
+        except Exception:
+            logger.exception("Could not hold the rate-limited destination")  # this job still retries later
 
     def _remember(
         self,
@@ -185,5 +204,6 @@ def from_environment() -> Dispatcher:
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
         once.persistence(tables.provider_state_table),
+        pacing.Pacer(tables.provider_state_table),
         disable_after=timedelta(days=tables.auto_disable_after_days),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -10,6 +12,9 @@ from integrations.redaction import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
+# single_metric prints its EMF line with print(), whose text and newline are two writes: deliveries running in
+# threads would interleave them into lines CloudWatch cannot read.
+_metrics_lock = threading.Lock()
 
 
 def record_attempt(provider: str, outcome: Outcome) -> None:
@@ -18,10 +23,11 @@ def record_attempt(provider: str, outcome: Outcome) -> None:
     single_metric flushes at once, so attempts of different providers in one batch keep their dimensions.
     """
     result = "skipped" if outcome.skipped else "success" if outcome.success else "failed"
-    with single_metric(name="DeliveryAttempts", unit=MetricUnit.Count, value=1) as metric:
+    with _metrics_lock, single_metric(name="DeliveryAttempts", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="provider", value=provider)
         metric.add_dimension(name="outcome", value=result)
-    with single_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=outcome.response_time_ms) as metric:
+    latency = outcome.response_time_ms
+    with _metrics_lock, single_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=latency) as metric:
         metric.add_dimension(name="provider", value=provider)
 
 

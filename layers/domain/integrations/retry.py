@@ -34,3 +34,32 @@ def schedule_retry(queue_url: str, receipt_handle: str, delay: int) -> None:
     aws.client("sqs").change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
     )
+
+
+# A message attribute: the attempts made before this message was queued again (a rate-limit deferral sends the
+# job anew, whose receive count starts over; this keeps the attempt count, and a deferral is not an attempt).
+ATTEMPTS_MADE = "attemptsMade"
+
+
+def attempt_number(receive_count: int, attempts_made: str | None) -> int:
+    """This attempt's number (1-based): the attempts carried by the message plus its receives."""
+    return receive_count + (int(attempts_made) if attempts_made and attempts_made.isdigit() else 0)
+
+
+def requeue(queue_url: str, body: str, delay: int, attempts_made: int) -> None:
+    """Send the job again, visible after ``delay`` seconds (at most 900), carrying the attempts made so far."""
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=body,
+        DelaySeconds=delay,
+        MessageAttributes={ATTEMPTS_MADE: {"DataType": "Number", "StringValue": str(attempts_made)}},
+    )
+
+
+def dead_letter(queue_url: str, body: str, reason: str) -> None:
+    """Park the job in the dead-letter queue with its reason (as fan-out does with events)."""
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=body,
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:256]}},
+    )

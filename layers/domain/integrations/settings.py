@@ -61,4 +61,5 @@ class QueueSettings(_Settings):
 
     deliveries_queue_url: str = Field(alias="DELIVERIES_QUEUE_URL", min_length=1)
     events_dlq_url: str = Field(alias="EVENTS_DLQ_URL", min_length=1)
+    deliveries_dlq_url: str = Field(alias="DELIVERIES_DLQ_URL", min_length=1)
     max_delivery_attempts: int = Field(alias="MAX_DELIVERY_ATTEMPTS", ge=1, le=20)

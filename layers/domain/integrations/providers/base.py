@@ -46,6 +46,13 @@ class Provider:
     credentials: ClassVar[type[ProviderModel]]
     config: ClassVar[type[ProviderModel]] = NoConfig
     supported_events: ClassVar[tuple[EventType, ...]]
+    # Seconds between two messages to one destination (the provider's documented rate); None: not paced.
+    rate_interval: ClassVar[float | None] = None
+
+    @classmethod
+    def destination(cls, credentials: Any) -> str | None:
+        """What the provider's rate limit (and a 429) applies to; a credential, so only ever stored hashed."""
+        return None
 
     @classmethod
     def check(cls, config: ProviderModel, events: list[EventType]) -> dict[str, str]:

@@ -77,6 +77,10 @@ class Jira(Provider):
     supported_events = ("finding.new", "finding.critical", "finding.high")
 
     @classmethod
+    def destination(cls, credentials: JiraCredentials) -> str:
+        return credentials.baseUrl  # rate limits are per site and not a fixed figure; a 429 holds the site
+
+    @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
         """Create the finding's issue unless it has one or another delivery is creating it."""
         secrets = cls.secret_values(delivery.credentials, delivery.config)

@@ -48,6 +48,11 @@ class PagerDuty(Provider):
     description = "Trigger PagerDuty incidents for critical and high severity findings"
     credentials = PagerDutyCredentials
     supported_events = ("finding.critical", "finding.high", "scan.failed")
+    rate_interval = 0.5  # PagerDuty: about 120 events per minute per routing key
+
+    @classmethod
+    def destination(cls, credentials: PagerDutyCredentials) -> str:
+        return credentials.routingKey
 
     @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:

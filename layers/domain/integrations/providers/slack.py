@@ -68,6 +68,11 @@ class Slack(Provider):
         "finding.high",
         "report.ready",
     )
+    rate_interval = 1.0  # Slack: about one message per second per webhook
+
+    @classmethod
+    def destination(cls, credentials: SlackCredentials) -> str:
+        return credentials.webhookUrl
 
     @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:

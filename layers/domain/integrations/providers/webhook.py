@@ -115,6 +115,10 @@ class Webhook(Provider):
     supported_events = EVENT_TYPES
 
     @classmethod
+    def destination(cls, credentials: WebhookCredentials) -> str:
+        return credentials.url  # no documented rate; a 429 holds the endpoint
+
+    @classmethod
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
         """POST the signed event; 2xx is success, and 410 Gone asks us to stop."""
         credentials: WebhookCredentials = delivery.credentials
