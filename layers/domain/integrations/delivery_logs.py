@@ -204,11 +204,23 @@ class DeliveryLogStore:
         items = entry_items(what, head, recorded_ms)
         if event is not None and event_type != TEST_EVENT_TYPE:
             items.append(payload_item(what, event, recorded_ms))
-        # All or nothing, so that no view shows an entry another one lacks.
-        aws.client("dynamodb").transact_write_items(
-            TransactItems=[{"Put": {"TableName": self.table_name, "Item": item}} for item in items]
-        )
+        self._write(items)
         return _entry(items[0])
+
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem (a TransactWriteItems would cost twice the write units); what DynamoDB leaves
+        unprocessed is sent again, so an entry ends in every view or, after repeated failures, raises (see README)."""
+        dynamodb = aws.client("dynamodb")
+        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
+        for delay in (0.05, 0.2, 0.5, 1.0, None):
+            pending = dynamodb.batch_write_item(RequestItems={self.table_name: pending})["UnprocessedItems"].get(
+                self.table_name, []
+            )
+            if not pending:
+                return
+            if delay is None:
+                raise RuntimeError(f"{len(pending)} delivery log items were not written")
+            time.sleep(delay)
 
     def _allocate(self, integration_id: str, views: list[str], now_ms: int) -> tuple[dict[str, int], int]:
         """Add 1 to each view's counter; the head's counters after that, and the entry's recording time (ms).
