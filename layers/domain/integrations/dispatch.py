@@ -14,7 +14,7 @@ from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
 from integrations.events import Event
-from integrations.jobs import DeliveryJob
+from integrations.jobs import IDEMPOTENCY_KEY, DeliveryJob
 from integrations.observability import logger, record_attempt
 from integrations.provider_state import DynamoProviderState
 from integrations.providers import PROVIDERS
@@ -46,7 +46,7 @@ class Dispatcher:
         self.vault = vault
         self.logs = logs
         self.context = context
-        self.idempotency = once.config("deliveryId", once.DELIVERY_RECORD_SECONDS)
+        self.idempotency = once.config(IDEMPOTENCY_KEY, once.DELIVERY_RECORD_SECONDS)
         self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
 
     def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
@@ -120,7 +120,7 @@ class Dispatcher:
             send = provider.send_test if test else provider.send
             outcome = send(delivery, self.context)
         if not outcome.skipped:
-            self._remember(record, delivery_id, event_type, outcome, attempt, started)
+            self._remember(record, delivery_id, event_type, outcome, attempt, started, event)
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",
@@ -147,8 +147,9 @@ class Dispatcher:
         outcome: Outcome,
         attempt: int,
         started: datetime,
+        event: Event,
     ) -> None:
-        """Write the delivery log entry and lastDelivery*.
+        """Write the delivery log entry (with the event, for redelivery) and lastDelivery*.
 
         The provider has answered by now: a failure here must not fail the attempt, or its retry would send
         the event a second time. The attempt is still in the function's log line.
@@ -162,6 +163,7 @@ class Dispatcher:
                 outcome=outcome,
                 attempt=attempt,
                 delivered_at=started,
+                event=event,
             )
             self.store.set_last_delivery(
                 record.accountId, record.id, clock.iso(started), "success" if outcome.success else "failed"
