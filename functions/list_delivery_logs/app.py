@@ -34,7 +34,8 @@ def list_delivery_logs(
     status: Annotated[DeliveryStatus | None, Query(description="Only attempts with this status")] = None,
     event: Annotated[LoggedEvent | None, Query(description="Only attempts of this event type")] = None,
     cursor: Annotated[
-        str | None, Query(min_length=1, max_length=1024, description="A previous answer's nextCursor")
+        str | None,
+        Query(min_length=1, max_length=1024, pattern="^[A-Za-z0-9_-]+$", description="A previous answer's nextCursor"),
     ] = None,
 ) -> DeliveryLogsResponse:
     record = service.from_environment().get_readable(account_id(router), integration_id(id))

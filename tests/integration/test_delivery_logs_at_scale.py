@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
-from integrations import aws, delivery_logs
+from integrations import aws, clock, delivery_logs
 from integrations.delivery import Outcome
 from integrations.delivery_logs import RETENTION, DeliveryLogStore
 from tests.integration.conftest import KEY_B, Api
@@ -178,6 +178,8 @@ def test_invalid_or_foreign_cursors_answer_400(api: Api) -> None:
         (hook, "cursor=" + _cursor(i=hook, s=None, e=None, p="3")),
         (hook, "cursor=" + _cursor(i=hook, s=None, p=3)),
         (hook, "cursor="),
+        (hook, "cursor=" + base64.urlsafe_b64encode(b"[" * 760).decode()),  # nested too deep for the parser
+        (hook, "cursor=" + base64.urlsafe_b64encode(b"\xff\xfe").decode().rstrip("=")),  # not UTF-8
     ]
     for target, query in refused:
         assert_error(api.request("GET", f"/v1/integrations/{target}/logs?{query}"), 400, "validation_error", "cursor")
@@ -283,3 +285,22 @@ def test_a_writer_whose_clock_is_behind_takes_the_latest_time(api: Api) -> None:
     [(behind, _, _)] = write(api, hook, 1, start=now - RETENTION - timedelta(days=1))  # would be expired at once
     body = logs(api, hook)
     assert [e["id"] for e in body["data"]] == [behind, ahead] and body["pagination"]["total"] == 2
+
+
+def test_entries_written_before_the_counters_existed_are_skipped(api: Api) -> None:
+    hook = integration(api, ["scan.completed"])
+    now = datetime.now(UTC)
+    legacy = {
+        "integrationId": {"S": hook},
+        "id": {"S": clock.new_id()},
+        "event": {"S": "scan.completed"},
+        "status": {"S": "success"},
+        "responseTime": {"N": "5"},
+        "deliveredAt": {"S": clock.iso(now)},
+        "expiresAt": {"N": str(int((now + RETENTION).timestamp()))},
+    }
+    boto3.client("dynamodb").put_item(TableName=api.table("DeliveryLogsTable"), Item=legacy)
+    written = write(api, hook, 3, start=now + timedelta(seconds=1))
+    body = logs(api, hook)
+    assert [e["id"] for e in body["data"]] == [entry_id for entry_id, _, _ in reversed(written)]
+    assert body["pagination"]["total"] == 3

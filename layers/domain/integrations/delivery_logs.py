@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import secrets
 import time
 import uuid
@@ -45,6 +46,7 @@ HEAD = "#head"
 _POSITION_DIGITS = 15
 _COUNTER_BITS = 42  # 12 bits of rand_a and the top 30 of rand_b; the low 32 bits of rand_b stay random
 _HEAD_FIELDS = frozenset({"integrationId", "id", "t", "expiresAt"})
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 
 
 def view_key(status: str | None = None, event: str | None = None) -> str:
@@ -279,17 +281,11 @@ class DeliveryLogStore:
             ConsistentRead=True,
         ).get("Item", {})
         newest = int(head[view]["N"]) if view in head else 0
-        first_live = dynamodb.query(
-            TableName=self.table_name,
-            KeyConditionExpression="integrationId = :integration AND id >= :live",
-            ExpressionAttributeValues={**partition, ":live": {"S": first_id_at(live_from_ms(now))}},
-            Limit=1,
-            ConsistentRead=True,
-        )["Items"]
-        if not first_live:
+        first_live = self._first_live(integration_id, now)
+        if first_live is None:
             return LogPage([], 0, newest, None)
-        counts = first_live[0]["counts"]["M"]
-        own = first_live[0]["status"]["S"], first_live[0]["event"]["S"]
+        counts = first_live["counts"]["M"]
+        own = first_live["status"]["S"], first_live["event"]["S"]
         expired = (int(counts[view]["N"]) if view in counts else 0) - (view in views_of(*own))
         if position is not None and position > newest:
             raise ValidationFailed("Invalid cursor", [FieldError("cursor", "not a position of this log")])
@@ -314,6 +310,25 @@ class DeliveryLogStore:
             entries = [_entry(item) for item in items]
         has_more = high >= low and low > expired + 1
         return LogPage(entries, newest - expired, newest, low - 1 if has_more else None)
+
+    def _first_live(self, integration_id: str, now: int) -> dict[str, Any] | None:
+        """The oldest live entry (one item read), or None."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "integrationId = :integration AND id >= :live",
+            "ExpressionAttributeValues": {
+                ":integration": {"S": integration_id},
+                ":live": {"S": first_id_at(live_from_ms(now))},
+            },
+            "ConsistentRead": True,
+        }
+        dynamodb = aws.client("dynamodb")
+        items = dynamodb.query(**query, Limit=1)["Items"]
+        if not items or "counts" in items[0]:
+            return items[0] if items else None
+        # Entries written before the counters existed (gone 30 days after the upgrade) are not shown: skip them.
+        pages = dynamodb.get_paginator("query").paginate(**query, FilterExpression="attribute_exists(counts)")
+        return next((item for page in pages for item in page["Items"]), None)
 
     def get(self, integration_id: str, entry_id: str) -> StoredEntry | None:
         """A live entry by its id, or None (unknown or expired)."""
@@ -351,9 +366,11 @@ def encode_cursor(integration_id: str, status: str | None, event: str | None, po
 def decode_cursor(cursor: str, integration_id: str, status: str | None, event: str | None) -> int:
     """The position a cursor points at; 400 when it is malformed or was made for another listing."""
     invalid = ValidationFailed("Invalid cursor", [FieldError("cursor", "not a cursor this API returned")])
+    if not _CURSOR.fullmatch(cursor):
+        raise invalid
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise invalid from None
     if not isinstance(raw, dict) or set(raw) != {"i", "s", "e", "p"}:
         raise invalid
