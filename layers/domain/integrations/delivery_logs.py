@@ -198,7 +198,7 @@ class DeliveryLogStore:
     ) -> DeliveryLogEntry:
         """Write the entry for one attempt; with ``event`` (not for tests), what redelivering it needs.
 
-        ``recorded_at`` (default: now) lets tests and the benchmark write history; it must not go back in time.
+        ``recorded_at`` (default: now) lets tests write history; a time before the latest entry's becomes that one.
         """
         what = Attempt(account_id, integration_id, delivery_id, event_type, outcome, attempt, delivered_at)
         now_ms = int((recorded_at.timestamp() if recorded_at else time.time()) * 1000)
@@ -296,7 +296,7 @@ class DeliveryLogStore:
             items = dynamodb.query(
                 TableName=self.table_name,
                 KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
-                # Only an item left from before the head expired can be expired here (see README).
+                # Only a copy left from a counter item that expired and was deleted can be expired here (see README).
                 FilterExpression="expiresAt > :now",
                 ExpressionAttributeValues={
                     **partition,
