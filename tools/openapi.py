@@ -59,6 +59,9 @@ def _document_integration_ids(document: dict[str, Any]) -> dict[str, Any]:
                 if parameter["in"] == "path" and parameter["name"] == "id":
                     parameter["description"] = "The integration's id; anything but a UUID answers 400"
                     parameter["schema"] = {"type": "string", "format": "uuid", "title": "Id"}
+                if parameter["in"] == "path" and parameter["name"] == "logId":
+                    parameter["description"] = "A delivery log entry's id; anything but a UUID answers 400"
+                    parameter["schema"] = {"type": "string", "format": "uuid", "title": "Logid"}
     return document
 
 

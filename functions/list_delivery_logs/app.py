@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations import delivery_logs, service
 from integrations.api import account_id, build_app, error_responses, integration_id
-from integrations.models import DeliveryLogsResponse
+from integrations.catalog import DeliveryStatus
+from integrations.models import DeliveryLogsResponse, LoggedEvent
 from integrations.observability import logger, tracer
 
 router = Router()
@@ -19,17 +20,27 @@ router = Router()
 @router.get(
     "/v1/integrations/<id>/logs",
     summary="Get delivery logs",
-    description="Each delivery attempt with its status, response code and time, and error; kept 30 days.",
+    description=(
+        "Each delivery attempt with its status, response code and time, and error; kept 30 days. Filter by status "
+        "and event; totals count the filtered entries. Walk many pages with nextCursor (constant cost per page)."
+    ),
     responses={200: {"description": "One page of delivery log entries"}, **error_responses(400, 404)},
     tags=["Integrations"],
 )
 def list_delivery_logs(
     id: str,  # noqa: A002 - the seed's name
-    page: Annotated[int, Query(ge=1, le=100_000, description="Page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number (not used with cursor)")] = 1,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries per page (max 100)")] = 20,
+    status: Annotated[DeliveryStatus | None, Query(description="Only attempts with this status")] = None,
+    event: Annotated[LoggedEvent | None, Query(description="Only attempts of this event type")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=1024, pattern="^[A-Za-z0-9_-]+$", description="A previous answer's nextCursor"),
+    ] = None,
 ) -> DeliveryLogsResponse:
     record = service.from_environment().get_readable(account_id(router), integration_id(id))
-    return delivery_logs.logs_page(delivery_logs.from_environment(), record.id, page, limit)
+    store = delivery_logs.from_environment()
+    return delivery_logs.logs_page(store, record.id, page, limit, status=status, event=event, cursor=cursor)
 
 
 app = build_app(router)

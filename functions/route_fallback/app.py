@@ -15,6 +15,7 @@ ALLOWED_METHODS = {
     "/v1/integrations/{id}": "PATCH, DELETE",
     "/v1/integrations/{id}/test": "POST",
     "/v1/integrations/{id}/logs": "GET",
+    "/v1/integrations/{id}/logs/{logId}/redeliver": "POST",
 }
 
 

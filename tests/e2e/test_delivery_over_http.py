@@ -83,3 +83,37 @@ def test_publish_delivers_a_signed_webhook_and_logs_it(stack: tuple[str, str]) -
         tested = requests.post(f"{api_url}/v1/integrations/{created['id']}/test", headers=headers, timeout=30).json()
         assert tested["success"] is True and tested["message"] == "Test event delivered successfully"
         assert receiver.last.json()["type"] == "integration.test"
+
+
+def test_a_logged_delivery_is_redelivered_with_the_same_webhook_id(stack: tuple[str, str]) -> None:
+    api_url, aws_url = stack
+    headers = {"X-API-Key": KEY}
+    with FakeWebhookReceiver(SECRET) as receiver:
+        created = requests.post(
+            f"{api_url}/v1/integrations",
+            json={
+                "provider": "webhook",
+                "name": "Redelivery receiver",
+                "credentials": {"url": receiver.url, "secret": SECRET},
+                "enabledEvents": ["scan.completed"],
+            },
+            headers=headers,
+            timeout=10,
+        ).json()
+        logs_url = f"{api_url}/v1/integrations/{created['id']}/logs"
+        publish(aws_url, ROOT / "events" / "scanner" / "scan_completed.json")
+        wait_for(lambda: bool(requests.get(logs_url, headers=headers, timeout=10).json()["data"]))
+        [entry] = requests.get(logs_url, headers=headers, timeout=10).json()["data"]
+        reply = requests.post(f"{logs_url}/{entry['id']}/redeliver", headers=headers, timeout=10)
+        assert reply.status_code == 202 and reply.json()["status"] == "queued"
+        assert reply.json()["deliveryId"] == receiver.requests[0].headers["webhook-id"]
+        wait_for(lambda: len(receiver.requests) == 2)
+        assert receiver.requests[1].headers["webhook-id"] == receiver.requests[0].headers["webhook-id"]
+        assert receiver.requests[1].json() == receiver.requests[0].json()
+        wait_for(lambda: requests.get(logs_url, headers=headers, timeout=10).json()["pagination"]["total"] == 2)
+        failed = requests.get(f"{logs_url}?status=failed", headers=headers, timeout=10).json()
+        assert failed == {
+            "data": [],
+            "pagination": {"page": 1, "limit": 20, "total": 0, "totalPages": 0},
+            "nextCursor": None,
+        }

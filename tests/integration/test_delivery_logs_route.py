@@ -31,6 +31,7 @@ def write(api: Api, integration_id: str, count: int, *, age: timedelta = timedel
             outcome=outcome,
             attempt=1,
             delivered_at=now + timedelta(seconds=i),
+            recorded_at=now + timedelta(seconds=i),
         )
 
 
@@ -40,7 +41,8 @@ def test_logs_answer_the_seed_shape_newest_first(api: Api) -> None:
     write(api, hook, 1, failed=True)
     reply = api.request("GET", f"/v1/integrations/{hook}/logs")
     assert reply.status == 200
-    assert list(reply.body) == list(SEED["logs_response"])
+    assert list(reply.body) == [*SEED["logs_response"], "nextCursor"]  # the seed's shape, plus the cursor
+    assert reply.body["nextCursor"] is None
     assert reply.body["pagination"] == {"page": 1, "limit": 20, "total": 3, "totalPages": 1}
     entries = reply.body["data"]
     assert all(list(e) == list(SEED["logs_response"]["data"][0]) for e in entries)

@@ -35,10 +35,13 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+ERROR_CONTENT: dict[str, Any] = {"application/json": {"model": ErrorResponse}}
+
+
 def error_responses(*statuses: int) -> dict[int, Any]:
     """OpenAPI ``responses`` for the error statuses a route can answer (auth and 5xx always apply)."""
     return {
-        status: {"description": _ERROR_DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorResponse}}}
+        status: {"description": _ERROR_DESCRIPTIONS[status], "content": ERROR_CONTENT}
         for status in sorted({*statuses, 401, 403, 429, 500})
     }
 
@@ -134,4 +137,11 @@ def integration_id(value: str) -> str:
     """A path id; anything but a UUID is a client mistake, not an unknown integration."""
     if not _UUID.fullmatch(value):
         raise ValidationFailed("Invalid integration id", [FieldError("id", "must be a UUID")])
+    return value.lower()
+
+
+def log_id(value: str) -> str:
+    """A path log id (a UUID, like integration ids)."""
+    if not _UUID.fullmatch(value):
+        raise ValidationFailed("Invalid log id", [FieldError("logId", "must be a UUID")])
     return value.lower()

@@ -15,7 +15,7 @@ from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
 from integrations.events import Event
 from integrations.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
-from integrations.jobs import DeliveryJob
+from integrations.jobs import IDEMPOTENCY_KEY, DeliveryJob
 from integrations.observability import logger, record_attempt
 from integrations.provider_state import DynamoProviderState
 from integrations.providers import PROVIDERS
@@ -52,7 +52,7 @@ class Dispatcher:
         self.logs = logs
         self.context = context
         self.pacer = pacer
-        self.idempotency = once.config("deliveryId", once.DELIVERY_RECORD_SECONDS)
+        self.idempotency = once.config(IDEMPOTENCY_KEY, once.DELIVERY_RECORD_SECONDS)
         self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
 
     def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
@@ -136,7 +136,7 @@ class Dispatcher:
             if pace_key is not None and outcome.response_code == 429:
                 self._hold(provider.rate_interval is not None, pace_key, outcome)
         if not outcome.skipped:
-            self._remember(record, delivery_id, event_type, outcome, attempt, started)
+            self._remember(record, delivery_id, event_type, outcome, attempt, started, event)
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",
@@ -171,8 +171,10 @@ class Dispatcher:
         outcome: Outcome,
         attempt: int,
         started: datetime,
+        event: Event,
     ) -> None:
-        """Write the delivery log entry and lastDelivery* (disabling the integration if it cannot be delivered to).
+        """Write the delivery log entry (with the event, for redelivery) and lastDelivery* (disabling the
+        integration if it cannot be delivered to).
 
         The provider has answered by now: a failure here must not fail the attempt, or its retry would send
         the event a second time. The attempt is still in the function's log line.
@@ -186,6 +188,7 @@ class Dispatcher:
                 outcome=outcome,
                 attempt=attempt,
                 delivered_at=started,
+                event=event,
             )
             self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (integrations.health)
         except Exception:

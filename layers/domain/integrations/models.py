@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -172,6 +172,23 @@ class Pagination(BaseModel):
 class DeliveryLogsResponse(BaseModel):
     data: list[DeliveryLogEntry]
     pagination: Pagination
+    nextCursor: str | None = Field(
+        default=None, description="Pass as `cursor` to fetch the next page; null on the last page"
+    )
+
+
+LoggedEvent = Literal[EventType, "integration.test"]
+
+
+class RedeliveryResponse(BaseModel):
+    """The redeliver route's answer: the delivery queued again (same delivery id, a new attempt)."""
+
+    deliveryId: str = Field(description="The delivery's id, the same as the original's (a webhook's webhook-id)")
+    logId: str = Field(description="The log entry that was redelivered")
+    redeliveryId: str = Field(description="This redelivery's own id")
+    event: EventType
+    status: Literal["queued"]
+    queuedAt: str
 
 
 class TestResult(OmitsNull):

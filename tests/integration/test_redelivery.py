@@ -1,0 +1,150 @@
+"""POST /v1/integrations/{id}/logs/{logId}/redeliver: the same event and delivery id, a new attempt, 30 days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from integrations import retry, settings
+from integrations.delivery import Outcome
+from integrations.delivery_logs import RETENTION, DeliveryLogStore
+from integrations.events import Event
+from tests.integration.conftest import KEY_B, Api
+from tests.integration.test_fanout import event
+from tests.integration.test_management_api import assert_error
+from tests.integration.test_pipeline import SECRET, logs, webhook
+from tests.providers.fakes import FakeWebhookReceiver, Reply
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the receivers listen on loopback
+    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
+    settings.load.cache_clear()
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeWebhookReceiver]:
+    with FakeWebhookReceiver(SECRET) as fake:
+        yield fake
+
+
+def redeliver(api: Api, hook: str, log_id: str, key: str | None = None) -> tuple[int, object]:
+    path = f"/v1/integrations/{hook}/logs/{log_id}/redeliver"
+    reply = api.request("POST", path) if key is None else api.request("POST", path, key=key)
+    return reply.status, reply.body
+
+
+def test_a_redelivery_sends_the_same_event_and_webhook_id_again_and_logs_a_new_attempt(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("finding.critical", severity="critical"))
+    api.drain()
+    [original] = logs(api, hook)
+    status, body = redeliver(api, hook, original["id"])
+    assert status == 202, body
+    first = receiver.requests[0]
+    assert body == {
+        "deliveryId": first.headers["webhook-id"],
+        "logId": original["id"],
+        "redeliveryId": body["redeliveryId"],  # type: ignore[index]
+        "event": "finding.critical",
+        "status": "queued",
+        "queuedAt": body["queuedAt"],  # type: ignore[index]
+    }
+    api.drain()
+    assert len(receiver.requests) == 2, "a finished delivery is sent again, not skipped as already done"
+    again = receiver.requests[1]
+    assert again.headers["webhook-id"] == first.headers["webhook-id"], "the receiver can deduplicate"
+    assert again.json() == first.json(), "the same payload"
+    assert len(receiver.verified) == 2, "signed for this attempt"
+    entries = logs(api, hook)
+    assert len(entries) == 2 and entries[1]["id"] == original["id"]
+    assert entries[0]["event"] == "finding.critical" and entries[0]["status"] == "success"
+    # The redelivered attempt can itself be redelivered (it has its own log entry and the same delivery id).
+    assert redeliver(api, hook, entries[0]["id"])[0] == 202
+    api.drain()
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [first.headers["webhook-id"]] * 3
+
+
+def test_a_failing_redelivery_is_retried_like_any_delivery(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    [original] = logs(api, hook)
+    receiver.script(Reply(503))
+    assert redeliver(api, hook, original["id"])[0] == 202
+    api.drain()
+    assert [e["status"] for e in logs(api, hook)] == ["success", "failed", "success"]
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+
+
+def test_redelivery_answers_404_for_unknown_foreign_or_expired_entries(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    [entry] = logs(api, hook)
+    other = webhook(api, receiver.url)
+    unknown = "019414e0-f1a2-7b3c-8d4e-6f7a8b9c0d1e"
+    for target, log_id, key in [
+        (hook, unknown, None),  # unknown log id
+        (other, entry["id"], None),  # another integration's entry
+        (hook, entry["id"], KEY_B),  # another account's
+    ]:
+        status, body = redeliver(api, target, log_id, key)
+        assert status == 404 and body["error"]["code"] == "not_found", body  # type: ignore[index]
+    # An entry past its 30 days that DynamoDB has not deleted yet.
+    store = DeliveryLogStore(api.table("DeliveryLogsTable"))
+    old = datetime.now(UTC) - RETENTION - timedelta(minutes=1)
+    expired = store.record(
+        account_id="acct_a",
+        integration_id=other,
+        delivery_id="old-delivery",
+        event_type="scan.completed",
+        outcome=Outcome(True, 200, 10),
+        attempt=1,
+        delivered_at=old,
+        event=Event.model_validate(event("scan.completed")),
+        recorded_at=old,
+    )
+    assert_error(api.request("POST", f"/v1/integrations/{other}/logs/{expired.id}/redeliver"), 404, "not_found")
+    assert_error(api.request("POST", f"/v1/integrations/{hook}/logs/not-a-uuid/redeliver"), 400, "validation_error")
+    assert len(receiver.requests) == 1 and not api.messages("DeliveriesQueue")
+
+
+def test_redelivery_of_a_disabled_deleted_or_test_delivery_is_refused(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    assert api.request("POST", f"/v1/integrations/{hook}/test").status == 200
+    tested, delivered = logs(api, hook)
+    assert tested["event"] == "integration.test"
+    reply = api.request("POST", f"/v1/integrations/{hook}/logs/{tested['id']}/redeliver")
+    assert_error(reply, 400, "validation_error", "logId")
+    api.request("PATCH", f"/v1/integrations/{hook}", {"enabled": False})
+    assert_error(api.request("POST", f"/v1/integrations/{hook}/logs/{delivered['id']}/redeliver"), 409, "conflict")
+    api.request("DELETE", f"/v1/integrations/{hook}")
+    assert_error(api.request("POST", f"/v1/integrations/{hook}/logs/{delivered['id']}/redeliver"), 404, "not_found")
+    assert len(receiver.requests) == 2 and not api.messages("DeliveriesQueue")
+
+
+def test_the_redelivery_answer_and_stored_payload_hold_no_credentials(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    [entry] = logs(api, hook)
+    reply = api.request("POST", f"/v1/integrations/{hook}/logs/{entry['id']}/redeliver")
+    stored = boto3.client("dynamodb").scan(TableName=api.table("DeliveryLogsTable"))["Items"]
+    for text in (reply.raw, str(stored)):
+        assert SECRET not in text and SECRET.removeprefix("whsec_") not in text
+        assert receiver.url not in text
+
+
+def test_a_wrong_method_on_the_redeliver_path_answers_405(api: Api) -> None:
+    reply = api.request("GET", "/v1/integrations/019414e0-f1a2-7b3c-8d4e-6f7a8b9c0d1e/logs/x/redeliver")
+    assert_error(reply, 405, "method_not_allowed")
+    assert reply.headers["Allow"] == "POST"

@@ -1,0 +1,160 @@
+"""Issue 5, target 3: the DynamoDB items read to answer a delivery-log page do not grow with history.
+
+Under moto in-process, with the tables provisioned from template.yaml, two integrations get 100 and 10,000 live
+entries (plus entries past their 30 days that DynamoDB has not deleted yet), written as the same items
+``DeliveryLogStore.record`` writes, in batches. Items read are counted through boto3's event hooks: ScannedCount
+of each Query, the item of each GetItem, on the delivery logs table only. ``python -m bench.logs`` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from moto import mock_aws
+
+from bench.figures import Figure
+from devstack.provision import provision
+from devstack.template import load_template
+from integrations import aws, clock, delivery_logs
+from integrations.delivery import Outcome
+from integrations.delivery_logs import RETENTION, Attempt, DeliveryLogStore
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 20
+SMALL, LARGE = 100, 10_000
+EXPIRED = 500  # entries past their 30 days, still in the table (DynamoDB deletes them days late)
+DEEP_PAGE = 400  # of 500
+
+
+class ItemsRead:
+    """Items read from one table: ScannedCount of each Query, the item of each GetItem."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.count = 0
+
+    def note_table(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["table"] = params.get("TableName")
+
+    def __call__(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if context.get("table") != self.table:
+            return
+        if model.name in ("Query", "Scan"):
+            self.count += int(parsed.get("ScannedCount", 0))
+        elif model.name == "GetItem":
+            self.count += "Item" in parsed
+        elif model.name == "BatchGetItem":
+            self.count += sum(len(items) for items in parsed.get("Responses", {}).values())
+
+
+def write_history(table: str, integration_id: str, moments: list[datetime]) -> None:
+    """The items ``record`` would write for attempts at ``moments`` (in order), with BatchWriteItem."""
+    head: Counter[str] = Counter()
+    items: list[dict[str, Any]] = []
+    for n, moment in enumerate(moments):
+        failed = n % 7 == 0
+        attempt = Attempt(
+            "acct_bench",
+            integration_id,
+            f"delivery-{n}",
+            "finding.high" if n % 3 else "scan.completed",
+            Outcome(False, 503, 120, "Provider returned HTTP 503") if failed else Outcome(True, 200, 85),
+            1,
+            moment,
+        )
+        head.update(delivery_logs.views_of(attempt.status, attempt.event_type))
+        items += delivery_logs.entry_items(attempt, dict(head), int(moment.timestamp() * 1000))
+    last = int(moments[-1].timestamp() * 1000)
+    items.append(
+        {
+            "integrationId": {"S": integration_id},
+            "id": {"S": delivery_logs.HEAD},
+            "t": {"N": str(last)},
+            "expiresAt": {"N": str(last // 1000 + delivery_logs.RETENTION_SECONDS)},
+            **{view: {"N": str(count)} for view, count in head.items()},
+        }
+    )
+    dynamodb = aws.client("dynamodb")
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        while batch:
+            batch = dynamodb.batch_write_item(RequestItems={table: batch})["UnprocessedItems"].get(table, [])
+
+
+def spread(count: int, start: datetime, end: datetime) -> list[datetime]:
+    step = (end - start) / count
+    return [start + step * i for i in range(count)]
+
+
+@contextmanager
+def _mocked_aws() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    aws.reset()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        aws.reset()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def measure() -> list[Figure]:
+    with _mocked_aws():
+        resources = provision(load_template(ROOT / "template.yaml"))
+        table = resources.ref("DeliveryLogsTable")
+        store = DeliveryLogStore(table)
+        now = datetime.now(UTC)
+        small, large = clock.new_id(), clock.new_id()
+        for integration_id, count in ((small, SMALL), (large, LARGE)):
+            expired = spread(EXPIRED, now - RETENTION - timedelta(days=3), now - RETENTION - timedelta(hours=1))
+            write_history(table, integration_id, expired + spread(count, now - timedelta(days=29), now))
+
+        counter = ItemsRead(table)
+        events = aws.client("dynamodb").meta.events
+        events.register("provide-client-params.dynamodb", counter.note_table)
+        events.register("after-call.dynamodb", counter)
+
+        def items_read(integration_id: str, page: int, **options: Any) -> tuple[int, int]:
+            counter.count = 0
+            answer = delivery_logs.logs_page(store, integration_id, page, LIMIT, **options)
+            assert answer.data, "the page is not empty"
+            return counter.count, answer.pagination.total
+
+        page1_small, total_small = items_read(small, 1)
+        page1_large, total_large = items_read(large, 1)
+        assert (total_small, total_large) == (SMALL, LARGE), "totals are exact, expired entries hidden"
+        deep, _ = items_read(large, DEEP_PAGE)
+        earlier = (DEEP_PAGE - 1) * LIMIT
+        filtered, _ = items_read(large, 50, status="failed")
+        events.unregister("after-call.dynamodb", counter)
+        events.unregister("provide-client-params.dynamodb", counter.note_table)
+
+    return [
+        Figure(
+            "logs page 1: 10k vs 100 entries",
+            page1_large / page1_small,
+            goal=2.0,
+            detail=f"{page1_large} vs {page1_small} items read",
+        ),
+        Figure(
+            f"logs page {DEEP_PAGE} of 500 vs entries before it",
+            deep / earlier,
+            goal=0.1,
+            detail=f"{deep} items read; {earlier} entries come before it; filtered page 50: {filtered}",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for figure in measure():
+        print(figure.line())
