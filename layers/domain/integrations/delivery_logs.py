@@ -11,11 +11,12 @@ An integration's partition of the table (key ``integrationId``, ``id``; TTL ``ex
 - ``#payload#<delivery id>`` — the event, so that the delivery can be redelivered (not for test attempts).
 
 Writing an entry: one UpdateItem adds 1 to its four views' counters and returns the head (DynamoDB applies
-concurrent ADDs one after the other, so two writers never get the same position), then one TransactWriteItems
-writes the entry, its copies and the payload together. Reading a page: GetItem ``#head`` (the newest position
-of the view), Query the first live entry (``id >= `` the id of the 30-day cutoff, Limit 1: its snapshot tells how
-many entries of each view come before it, all expired), and one Query of the page's positions: limit + 2 items,
-however long the history. Sort keys starting with ``#`` sort before every UUID, so they never mix with entries.
+concurrent ADDs one after the other, so two writers never get the same position), then one BatchWriteItem
+writes the entry, its copies and the payload (unprocessed items are sent again). Reading a page: GetItem
+``#head`` (the newest position of the view), Query the first live entry (``id >= `` the id of the 30-day cutoff,
+Limit 1: its snapshot tells how many entries of each view come before it, all expired), and one Query of the
+page's positions: limit + 2 items, however long the history.
+Sort keys starting with ``#`` sort before every UUID, so they never mix with entries.
 """
 
 from __future__ import annotations
