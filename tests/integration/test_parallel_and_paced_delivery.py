@@ -319,10 +319,10 @@ def _event_id(request: Recorded) -> str:
 
 
 def _log_items(api: Api, integration_id: str) -> list[dict[str, Any]]:
-    return list(
-        boto3.client("dynamodb").query(
-            TableName=api.table("DeliveryLogsTable"),
-            KeyConditionExpression="integrationId = :i",
-            ExpressionAttributeValues={":i": {"S": integration_id}},
-        )["Items"]
-    )
+    """The integration's log entries (not the counters, copies and payloads kept beside them, whose keys start #)."""
+    items = boto3.client("dynamodb").query(
+        TableName=api.table("DeliveryLogsTable"),
+        KeyConditionExpression="integrationId = :i",
+        ExpressionAttributeValues={":i": {"S": integration_id}},
+    )["Items"]
+    return [item for item in items if not item["id"]["S"].startswith("#")]
