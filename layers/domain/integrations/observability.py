@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from integrations.delivery import Outcome
 from integrations.redaction import RedactingFormatter
 
+if TYPE_CHECKING:
+    from integrations.delivery import Outcome
+
 logger = Logger(logger_formatter=RedactingFormatter())
-tracer = Tracer()
+
+
+@cache
+def _tracer() -> Tracer:
+    return Tracer()
+
+
+def __getattr__(name: str) -> Tracer:
+    # `tracer` is built on first import of the name: Tracer() loads the X-Ray SDK and patches botocore and
+    # requests (about half a boto3 import), which the functions that never trace (the authorizer) skip.
+    if name == "tracer":
+        return _tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def record_attempt(provider: str, outcome: Outcome) -> None:
