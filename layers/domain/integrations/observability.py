@@ -16,14 +16,19 @@ if TYPE_CHECKING:
 logger = Logger(logger_formatter=RedactingFormatter())
 
 
+# What the functions call: patch_all would also import and patch requests, sqlite3, psycopg2 hooks and more.
+# The outbound HTTP module patches requests itself (integrations.http), so only deliveries load it.
+TRACED_LIBRARIES = ("botocore",)
+
+
 @cache
 def _tracer() -> Tracer:
-    return Tracer()
+    return Tracer(patch_modules=TRACED_LIBRARIES)
 
 
 def __getattr__(name: str) -> Tracer:
-    # `tracer` is built on first import of the name: Tracer() loads the X-Ray SDK and patches botocore and
-    # requests (about half a boto3 import), which the functions that never trace (the authorizer) skip.
+    # `tracer` is built on first import of the name: Tracer() loads the X-Ray SDK and patches botocore (about
+    # a third of a boto3 import, `make bench`), which the functions that never trace (the authorizer) skip.
     if name == "tracer":
         return _tracer()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
