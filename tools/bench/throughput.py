@@ -117,6 +117,7 @@ def measure() -> list[Figure]:
             took = time.monotonic() - started
         finally:
             stop_local_stack(process)
+            receiver.shutdown()
         arrived = receiver.received()
     if arrived < expected:
         raise RuntimeError(f"only {arrived} of {expected} deliveries arrived within {TIMEOUT:.0f} s")
