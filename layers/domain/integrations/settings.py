@@ -1,7 +1,8 @@
 """Each function's settings, read from its environment once and validated at cold start.
 
 Plain dataclasses rather than pydantic models: the authorizer, which runs before every uncached API key,
-needs nothing else from pydantic, and importing it costs about a quarter of a boto3 import (`make bench`).
+needs nothing else from pydantic, and importing it (with one model) costs over a third of a boto3 import
+(`make bench`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ def _convert(kind: str, value: Any, rules: Mapping[str, Any]) -> Any:
 class _Settings:
     @classmethod
     def model_validate(cls, values: Mapping[str, Any]) -> Self:
-        """The settings from ``values`` (variable name → value); a missing or invalid value raises ValueError."""
+        """The settings from ``values`` (variable name → value); a missing or invalid value raises ValueError.
+
+        Named as pydantic names it, which these settings were until the benchmark measured them.
+        """
         parsed: dict[str, Any] = {}
         for item in dataclasses.fields(cls):
             name = item.metadata["env"]
