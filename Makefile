@@ -13,7 +13,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint browser test test-fast test-browser fuzz run publish openapi build build-check deploy lock clean
+.PHONY: setup lint browser test test-fast test-browser fuzz run publish openapi build build-check bench deploy lock clean
 
 setup: $(VENV)/.stamp $(TOOLS)/.stamp
 
@@ -85,6 +85,11 @@ build: setup
 build-check: build
 	test -f .aws-sam/build/DomainLayer/python/integrations/service.py
 	! ls -d .aws-sam/build/DomainLayer/python/{boto3,botocore,pydantic,aws_lambda_powertools} 2>/dev/null
+
+# The performance targets (README "Performance"): each figure next to its goal, non-zero exit when one is missed.
+# Not part of `make test` (timings on a shared machine are noisy). `make bench ONLY=coldstart,fanout` runs a subset.
+bench: build
+	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --guided

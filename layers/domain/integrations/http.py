@@ -17,10 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NameResolutionError, NewConnectionError
@@ -28,7 +26,11 @@ from urllib3.util import connection
 
 from integrations import settings, ssrf
 from integrations.delivery import Outcome
-from integrations.observability import logger
+from integrations.observability import logger, tracer
+
+if TYPE_CHECKING:
+    import requests
+    import requests.adapters
 
 USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
 CONNECT_TIMEOUT = 3.05
@@ -116,24 +118,42 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class GuardedAdapter(HTTPAdapter):
-    """requests' adapter whose connections go through the SSRF guard."""
+@cache
+def _guarded_adapter() -> type[requests.adapters.HTTPAdapter]:
+    # requests is imported at the first delivery, not with this module: the API functions load this module
+    # (through the providers' validation) but never send, and requests costs a sixth of a boto3 import.
+    import requests
+    from requests.adapters import HTTPAdapter
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+    class GuardedAdapter(HTTPAdapter):
+        """requests' adapter whose connections go through the SSRF guard."""
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        # Through a proxy, the proxy would resolve the name: the guard could not see where we connect.
-        raise requests.exceptions.InvalidProxyURL("proxies are not supported for provider calls")
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            # Through a proxy, the proxy would resolve the name: the guard could not see where we connect.
+            raise requests.exceptions.InvalidProxyURL("proxies are not supported for provider calls")
+
+    tracer.patch(["requests"])  # provider calls appear in X-Ray like AWS calls (a no-op when tracing is off)
+    return GuardedAdapter
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GuardedAdapter":  # defined with requests, at first use (see _guarded_adapter)
+        return _guarded_adapter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @cache
 def _session() -> requests.Session:
+    import requests  # at the first request, not with this module (see _guarded_adapter)
+
     # One pooled session per container; redirects are never followed (a redirect is a failure).
+    adapter = _guarded_adapter()()
     session = requests.Session()
     session.trust_env = False  # no proxy or .netrc from the environment
-    adapter = GuardedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -163,6 +183,8 @@ def request(
     timeout: float | None = None,
 ) -> HttpResponse:
     """One HTTP request with the service's User-Agent, bounded timeouts and no redirects."""
+    import requests  # at the first request, not with this module (see _guarded_adapter)
+
     timeout = READ_TIMEOUT if timeout is None else timeout
     sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     started = time.monotonic()
@@ -199,6 +221,8 @@ def _elapsed(started: float) -> int:
 
 
 def _describe(error: requests.exceptions.RequestException, timeout: float) -> str:
+    import requests  # at the first request, not with this module (see _guarded_adapter)
+
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return f"Connection timed out after {CONNECT_TIMEOUT:g} s"
     if isinstance(error, requests.exceptions.Timeout):

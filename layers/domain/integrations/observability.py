@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import threading
+from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from integrations.delivery import Outcome
 from integrations.redaction import RedactingFormatter
 
+if TYPE_CHECKING:
+    from integrations.delivery import Outcome
+
 logger = Logger(logger_formatter=RedactingFormatter())
-tracer = Tracer()
 # single_metric prints its EMF line with print(), whose text and newline are two writes: deliveries running in
 # threads would interleave them into lines CloudWatch cannot read.
 _metrics_lock = threading.Lock()
+
+
+# What the functions call: patch_all would also import and patch requests, sqlite3, psycopg2 hooks and more.
+# The outbound HTTP module patches requests itself (integrations.http), so only deliveries load it.
+TRACED_LIBRARIES = ("botocore",)
+
+
+@cache
+def _tracer() -> Tracer:
+    return Tracer(patch_modules=TRACED_LIBRARIES)
+
+
+def __getattr__(name: str) -> Tracer:
+    # `tracer` is built on first import of the name: Tracer() loads the X-Ray SDK and patches botocore (about
+    # a third of a boto3 import, `make bench`), which the functions that never trace (the authorizer) skip.
+    if name == "tracer":
+        return _tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def record_attempt(provider: str, outcome: Outcome) -> None:
@@ -33,6 +54,6 @@ def record_attempt(provider: str, outcome: Outcome) -> None:
 
 def record_disable(provider: str, cause: str) -> None:
     """EMF count of integrations the service disabled on its own, by provider and cause (gone, failing)."""
-    with single_metric(name="IntegrationsAutoDisabled", unit=MetricUnit.Count, value=1) as metric:
+    with _metrics_lock, single_metric(name="IntegrationsAutoDisabled", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="provider", value=provider)
         metric.add_dimension(name="cause", value=cause)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from integrations import aws
 from integrations.catalog import DeliveryStatus, EventType, Severity
 from integrations.errors import Conflict
-from integrations.models import IntegrationResponse
+
+if TYPE_CHECKING:
+    from integrations.models import IntegrationResponse
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -46,6 +48,9 @@ class IntegrationRecord(BaseModel):
 
     def to_response(self) -> IntegrationResponse:
         """The public view: the seed's fields and nothing else."""
+        # Imported here: the API models load every provider, which fan-out (a reader of this store) never needs.
+        from integrations.models import IntegrationResponse
+
         return IntegrationResponse.model_validate(self.model_dump(include=set(IntegrationResponse.model_fields)))
 
 
