@@ -13,7 +13,13 @@ def test_values_are_converted_and_defaults_apply() -> None:
     assert delivery.email_transport == "ses"
     assert delivery.pagerduty_events_url == "https://events.pagerduty.com/v2/enqueue"
     queues = settings.QueueSettings.model_validate(
-        {"DELIVERIES_QUEUE_URL": "q", "EVENTS_DLQ_URL": "d", "MAX_DELIVERY_ATTEMPTS": "8", "OTHER": "ignored"}
+        {
+            "DELIVERIES_QUEUE_URL": "q",
+            "EVENTS_DLQ_URL": "d",
+            "DELIVERIES_DLQ_URL": "dd",
+            "MAX_DELIVERY_ATTEMPTS": "8",
+            "OTHER": "ignored",
+        }
     )
     assert queues.max_delivery_attempts == 8
 
@@ -39,7 +45,12 @@ def test_missing_or_malformed_values_are_refused(values: dict[str, str], message
 def test_attempts_must_be_an_integer_in_range(attempts: str) -> None:
     with pytest.raises(ValueError, match="MAX_DELIVERY_ATTEMPTS"):
         settings.QueueSettings.model_validate(
-            {"DELIVERIES_QUEUE_URL": "q", "EVENTS_DLQ_URL": "d", "MAX_DELIVERY_ATTEMPTS": attempts}
+            {
+                "DELIVERIES_QUEUE_URL": "q",
+                "EVENTS_DLQ_URL": "d",
+                "DELIVERIES_DLQ_URL": "dd",
+                "MAX_DELIVERY_ATTEMPTS": attempts,
+            }
         )
 
 
