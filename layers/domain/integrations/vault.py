@@ -8,6 +8,7 @@ leaves the integration on the credentials it had, and no change is silently lost
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ class CredentialVault:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix.rstrip("/")
         self._cache: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
 
     def name_for(self, account_id: str, integration_id: str) -> str:
         return f"{self.prefix}/{account_id}/{integration_id}"
@@ -58,11 +60,13 @@ class CredentialVault:
     def read_cached(self, name: str, version: str | None) -> dict[str, Any]:
         """Like read, from this container's memory when read less than SECRET_MAX_AGE seconds ago."""
         now = time.monotonic()
-        self._cache = {key: entry for key, entry in self._cache.items() if entry[0] > now}
-        entry = self._cache.get((name, version))
+        with self._cache_lock:  # the dispatcher's threads share it
+            self._cache = {key: entry for key, entry in self._cache.items() if entry[0] > now}
+            entry = self._cache.get((name, version))
         if entry is None:
             entry = (now + SECRET_MAX_AGE, self.read(name, version))
-            self._cache[(name, version)] = entry
+            with self._cache_lock:
+                self._cache[(name, version)] = entry
         return entry[1]
 
     def delete(self, name: str) -> None:
