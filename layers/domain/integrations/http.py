@@ -26,7 +26,7 @@ from urllib3.util import connection
 
 from integrations import settings, ssrf
 from integrations.delivery import Outcome
-from integrations.observability import logger, tracer
+from integrations.observability import logger
 
 if TYPE_CHECKING:
     import requests
@@ -136,7 +136,8 @@ def _guarded_adapter() -> type[requests.adapters.HTTPAdapter]:
             # Through a proxy, the proxy would resolve the name: the guard could not see where we connect.
             raise requests.exceptions.InvalidProxyURL("proxies are not supported for provider calls")
 
-    tracer.patch(["requests"])  # provider calls appear in X-Ray like AWS calls (a no-op when tracing is off)
+    # Not patched for X-Ray: its requests patch records each URL's path (a Slack webhook's path is its secret)
+    # and adds a trace header to calls to customers' receivers. Attempts are in the logs and metrics instead.
     return GuardedAdapter
 
 

@@ -21,7 +21,7 @@ _metrics_lock = threading.Lock()
 
 
 # What the functions call: patch_all would also import and patch requests, sqlite3, psycopg2 hooks and more.
-# The outbound HTTP module patches requests itself (integrations.http), so only deliveries load it.
+# requests stays unpatched: X-Ray would record provider URLs (a Slack webhook's path is its secret).
 TRACED_LIBRARIES = ("botocore",)
 
 
