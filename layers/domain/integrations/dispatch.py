@@ -190,9 +190,12 @@ class Dispatcher:
                 delivered_at=started,
                 event=event,
             )
-            self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (integrations.health)
         except Exception:
             logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})
+        try:  # apart: a failed log write must not also skip lastDelivery* and auto-disable
+            self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (integrations.health)
+        except Exception:
+            logger.exception("Could not record the delivery's outcome", extra={"delivery_id": delivery_id})
 
 
 @cache
