@@ -96,7 +96,8 @@ def test_inspect_shows_counts_reasons_and_a_sample_and_consumes_nothing(
     assert "1  fan-out kept failing (receive limit reached" in events_part
     assert "1  malformed event: type: Input should be 'scan.started'" in events_part  # fan-out's reason attribute
     assert deliveries_part.startswith(": about 1 message(s) (1 examined)")
-    assert "1  Provider returned HTTP 503: Service Unavailable (down for maintenance)" in deliveries_part
+    # The reason the dispatcher attached when it parked the job, naming the last attempt's error.
+    assert "1  2 attempts failed; last: Provider returned HTTP 503: Service Unavailable" in deliveries_part
     assert hook in deliveries_part and '"deliveryId"' in deliveries_part  # the sample: the job itself
     assert "never credentials" in out
     for secret in (SECRET, SECRET.removeprefix("whsec_"), URL_TOKEN):
@@ -120,6 +121,21 @@ def test_redrive_after_a_fix_delivers_the_parked_job(
     assert receiver.last.json()["data"]["event"]["id"] == "evt_failed"  # the receiver verified its signature
     entries = api.request("GET", f"/v1/integrations/{hook}/logs").body["data"]
     assert [e["status"] for e in entries] == ["success", "failed", "failed"]
+
+
+def test_a_redriven_job_starts_a_fresh_schedule_of_attempts(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    attributes = {
+        "reason": {"DataType": "String", "StringValue": "8 attempts failed; last: timeout"},
+        "attemptsMade": {"DataType": "Number", "StringValue": "7"},
+        "kept": {"DataType": "String", "StringValue": "yes"},
+    }
+    boto3.client("sqs").send_message(
+        QueueUrl=api.resources.ref("DeliveriesDeadLetterQueue"), MessageBody='{"job": 1}', MessageAttributes=attributes
+    )
+    status, _ = run(capsys, "dlq", "redrive", "--queue", "deliveries")
+    [moved] = api.messages("DeliveriesQueue")
+    assert status == 0 and moved["Body"] == '{"job": 1}'
+    assert set(moved["MessageAttributes"]) == {"kept"}
 
 
 def test_redrive_of_events_drops_the_old_reason_and_rejected_events_come_back_with_a_new_one(

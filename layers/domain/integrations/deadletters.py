@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from integrations import aws
 from integrations.jobs import DeliveryJob
 from integrations.redaction import redact_text
+from integrations.retry import ATTEMPTS_MADE
 
 SQS_BATCH = 10
 PEEK_SECONDS = 30  # how long inspected messages stay hidden before they are released
@@ -183,9 +184,12 @@ class DeadLetters:
         return True
 
     def _reason(self, queue: DeadLetterQueue, message: dict[str, Any]) -> str:
+        # Fan-out and the dispatcher attach the reason when they park a message themselves.
+        reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+        if reason:
+            return str(reason)
         if queue.name == "events":
-            reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
-            return str(reason) if reason else NO_EVENT_REASON
+            return NO_EVENT_REASON
         try:
             job = DeliveryJob.model_validate_json(message["Body"])
         except ValidationError:
@@ -219,11 +223,12 @@ class DeadLetters:
 
 
 def _resend(message: dict[str, Any]) -> dict[str, Any]:
-    """The same body and attributes, minus fan-out's ``reason`` (a new rejection writes its own)."""
+    """The same body and attributes, minus the ``reason`` (a new rejection writes its own) and the attempts made
+    (a redriven job starts a fresh schedule of attempts)."""
     attributes = {
         name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue", "BinaryValue")}
         for name, attribute in message.get("MessageAttributes", {}).items()
-        if name != "reason"
+        if name not in ("reason", ATTEMPTS_MADE)
     }
     return {"MessageBody": message["Body"], **({"MessageAttributes": attributes} if attributes else {})}
 
