@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import requests
 
 from devstack.testing import start_local_stack, stop_local_stack
 from tests.conftest import ROOT
-from tests.providers.fakes import FakeWebhookReceiver
+from tests.providers.fakes import FakeSlack, FakeWebhookReceiver, Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +118,72 @@ def test_a_logged_delivery_is_redelivered_with_the_same_webhook_id(stack: tuple[
             "pagination": {"page": 1, "limit": 20, "total": 0, "totalPages": 0},
             "nextCursor": None,
         }
+
+
+def test_logs_are_filtered_and_walked_by_cursor(stack: tuple[str, str]) -> None:
+    api_url, _ = stack
+    headers = {"X-API-Key": KEY}
+    with FakeWebhookReceiver(SECRET) as receiver:
+        created = requests.post(
+            f"{api_url}/v1/integrations",
+            json={
+                "provider": "webhook",
+                "name": "Logged receiver",
+                "credentials": {"url": receiver.url, "secret": SECRET},
+                "enabledEvents": ["scan.completed"],
+            },
+            headers=headers,
+            timeout=10,
+        ).json()
+        logs_url = f"{api_url}/v1/integrations/{created['id']}/logs"
+        receiver.script(Reply(500), Reply(200), Reply(500))
+        results = [
+            requests.post(f"{api_url}/v1/integrations/{created['id']}/test", headers=headers, timeout=10).json()
+            for _ in range(5)
+        ]
+        assert [r["success"] for r in results] == [False, True, False, True, True]
+
+    every = requests.get(f"{logs_url}?limit=20", headers=headers, timeout=10).json()
+    assert every["pagination"]["total"] == 5 and every["nextCursor"] is None
+    failed = requests.get(f"{logs_url}?status=failed", headers=headers, timeout=10).json()
+    assert failed["pagination"]["total"] == 2 and {e["status"] for e in failed["data"]} == {"failed"}
+    tests = requests.get(f"{logs_url}?event=integration.test&status=success", headers=headers, timeout=10).json()
+    assert tests["pagination"]["total"] == 3
+
+    walked: list[str] = []
+    page = requests.get(f"{logs_url}?limit=2", headers=headers, timeout=10).json()
+    while True:
+        walked += [entry["id"] for entry in page["data"]]
+        if page["nextCursor"] is None:
+            break
+        page = requests.get(logs_url, params={"limit": 2, "cursor": page["nextCursor"]}, headers=headers, timeout=10)
+        page = page.json()
+    assert walked == [entry["id"] for entry in every["data"]]  # newest first, each once
+    refused = requests.get(logs_url, params={"cursor": "not-a-cursor"}, headers=headers, timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"]["details"][0]["field"] == "cursor"
+
+
+def test_slack_messages_to_one_webhook_are_paced_not_dropped(stack: tuple[str, str], tmp_path: Path) -> None:
+    api_url, aws_url = stack
+    headers = {"X-API-Key": KEY}
+    sample = json.loads((ROOT / "events" / "scanner" / "scan_completed.json").read_text())
+    with FakeSlack() as slack:
+        requests.post(
+            f"{api_url}/v1/integrations",
+            json={
+                "provider": "slack",
+                "name": "Paced channel",
+                "credentials": {"webhookUrl": slack.webhook_url},
+                "enabledEvents": ["scan.completed"],
+            },
+            headers=headers,
+            timeout=10,
+        ).raise_for_status()
+        for n in range(3):  # three scans ending at once: three messages for one webhook
+            path = tmp_path / f"scan_completed_{n}.json"
+            path.write_text(json.dumps({**sample, "id": f"019414e5-0000-7000-8000-00000000010{n}"}))
+            publish(aws_url, path)
+        wait_for(lambda: len(slack.requests) == 3, timeout=30)
+        arrivals = [request.received_at for request in slack.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert all(gap >= 0.9 for gap in gaps), f"Slack allows about one message a second per webhook: {gaps}"

@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class Recorded:
     path: str
     header_items: tuple[tuple[str, str], ...]  # as sent: names in their case, repeats kept
     body: bytes
+    received_at: float = field(default_factory=time.monotonic)  # when it arrived (paced deliveries)
 
     @property
     def headers(self) -> dict[str, str]:
