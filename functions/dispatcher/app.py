@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations import batch, dispatch, pacing, retry, settings
 from integrations.jobs import DeliveryJob
-from integrations.observability import logger, tracer
+from integrations.observability import logger, record_service_failure, tracer
 
 processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 
@@ -51,6 +51,7 @@ def deliver(record: SQSRecord, job: DeliveryJob, attempt: int) -> None:
     except Exception:
         # Our side failed (DynamoDB throttling, Secrets Manager…): retry on the same schedule as a provider fault.
         logger.exception("Delivery attempt failed inside the service", extra={"attempt": attempt})
+        record_service_failure()
         if retry_later(record, attempt, None, "the service failed"):
             raise
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from devstack.provision import plan
 from devstack.template import Template, load_template
+from integrations import observability
 from tests.conftest import ROOT
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:integrations-alarms"
@@ -70,7 +72,8 @@ def test_one_errors_alarm_per_sqs_triggered_function(template: Template) -> None
     assert all(props["MetricName"] == "Errors" and props["Statistic"] == "Sum" for props in errors)
     assert sorted(props["Dimensions"][0]["Value"]["Ref"] for props in errors) == sorted(functions)
     assert all(props["Dimensions"][0]["Name"] == "FunctionName" and _fires_on_any(props) for props in errors)
-    assert len(_alarms(template)) == len(_dead_letter_queues(template)) + len(functions)
+    # and the dispatcher's own count of attempts that failed on our side
+    assert len(_alarms(template)) == len(_dead_letter_queues(template)) + len(functions) + 1
 
 
 def test_alarms_notify_the_topic_only_when_one_is_given(template: Template) -> None:
@@ -95,3 +98,19 @@ def test_the_topic_parameter_takes_only_an_sns_arn(template: Template) -> None:
     pattern = re.compile(parameter["AllowedPattern"])
     assert pattern.fullmatch("") and pattern.fullmatch(TOPIC)
     assert not pattern.fullmatch("arn:aws:sqs:us-east-1:123456789012:queue")
+
+
+def test_the_service_failures_alarm_watches_the_metric_the_dispatcher_emits(
+    template: Template, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment = template.body["Globals"]["Function"]["Environment"]["Variables"]
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", environment["POWERTOOLS_SERVICE_NAME"])
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", environment["POWERTOOLS_METRICS_NAMESPACE"])
+    observability.record_service_failure()
+    emitted = json.loads(capsys.readouterr().out)
+    [directive] = emitted["_aws"]["CloudWatchMetrics"]
+    [alarm] = [props for props in _alarms(template).values() if props["Namespace"] == directive["Namespace"]]
+    assert alarm["MetricName"] == directive["Metrics"][0]["Name"] and emitted[alarm["MetricName"]] == [1.0]
+    assert directive["Dimensions"] == [[d["Name"] for d in alarm["Dimensions"]]]
+    assert all(emitted[d["Name"]] == d["Value"] for d in alarm["Dimensions"])
+    assert alarm["Statistic"] == "Sum" and _fires_on_any(alarm)

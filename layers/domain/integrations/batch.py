@@ -39,7 +39,9 @@ class ConcurrentBatchProcessor(BatchProcessor):
     def __init__(
         self, event_type: EventType, group_of: Callable[[dict[str, Any]], str], max_workers: int = MAX_WORKERS
     ) -> None:
-        super().__init__(event_type=event_type)
+        # A batch whose every job failed is reported job by job, like a partial failure, not raised: raising makes
+        # the invocation a Lambda error, and one customer's receiver being down would then look like ours.
+        super().__init__(event_type=event_type, raise_on_entire_batch_failure=False)
         self.group_of = group_of
         self.max_workers = max_workers
 

@@ -52,6 +52,12 @@ def record_attempt(provider: str, outcome: Outcome) -> None:
         metric.add_dimension(name="provider", value=provider)
 
 
+def record_service_failure() -> None:
+    """EMF count of delivery attempts that failed on our side (DynamoDB, Secrets Manager…), not the provider's."""
+    with _metrics_lock, single_metric(name="DeliveryServiceFailures", unit=MetricUnit.Count, value=1):
+        pass  # the service dimension Powertools adds is the only one
+
+
 def record_disable(provider: str, cause: str) -> None:
     """EMF count of integrations the service disabled on its own, by provider and cause (gone, failing)."""
     with _metrics_lock, single_metric(name="IntegrationsAutoDisabled", unit=MetricUnit.Count, value=1) as metric:
