@@ -141,20 +141,18 @@ def _guarded_adapter() -> type[requests.adapters.HTTPAdapter]:
     return GuardedAdapter
 
 
-def __getattr__(name: str) -> Any:
-    if name == "GuardedAdapter":  # defined with requests, at first use (see _guarded_adapter)
-        return _guarded_adapter()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @cache
 def _session() -> requests.Session:
+    import http.cookiejar
+
     import requests  # at the first request, not with this module (see _guarded_adapter)
 
     # One pooled session per container; redirects are never followed (a redirect is a failure).
     adapter = _guarded_adapter()()
     session = requests.Session()
     session.trust_env = False  # no proxy or .netrc from the environment
+    # No cookies: the session serves every account, and a receiver's cookie would go to the next one on its host.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
