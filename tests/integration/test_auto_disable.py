@@ -178,6 +178,20 @@ def test_re_enabling_restarts_the_count(api: Api, receiver: FakeWebhookReceiver,
     assert shown(api, hook)["enabled"] is True
 
 
+def test_enabled_true_on_an_enabled_integration_keeps_the_count(
+    api: Api, receiver: FakeWebhookReceiver, fixed_clock: Clock
+) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(*[Reply(500)] * 100)
+    deliver(api, "evt_1")
+    fixed_clock.set(timedelta(days=3))
+    # A client that sends enabled: true with every edit must not postpone the disable forever.
+    assert api.request("PATCH", f"/v1/integrations/{hook}", {"name": "Renamed", "enabled": True}).status == 200
+    fixed_clock.set(timedelta(days=5))
+    deliver(api, "evt_2")
+    assert shown(api, hook)["enabled"] is False
+
+
 def test_the_disable_bumps_the_version_so_a_stale_patch_answers_409_instead_of_acting_on_it(api: Api) -> None:
     store = IntegrationStore(api.table("IntegrationsTable"))
     hook = webhook(api, "http://127.0.0.1:9/hook")

@@ -143,7 +143,7 @@ class IntegrationService:
                 # A new version that only the item update below puts in use: if that update fails or loses a
                 # race (409), the integration keeps the credentials it had.
                 changes["secretVersion"] = self.vault.add_version(record.secretName, new_secret)
-        if patch.enabled:
+        if patch.enabled and not record.enabled:
             # Enabling clears why it was disabled, and the failure streak starts again.
             changes.update(disabledReason=None, disabledAt=None, failingSince=None)
         changes["updatedAt"] = clock.iso(clock.now())
