@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -12,10 +13,18 @@ from botocore.config import Config
 _CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
+_creating = threading.Lock()
+
+
 @cache
 def client(service: str) -> Any:
-    """The shared client for ``service``; the endpoint comes from AWS_ENDPOINT_URL when set."""
-    return boto3.client(service, config=_CONFIG)
+    """The shared client for ``service``; the endpoint comes from AWS_ENDPOINT_URL when set.
+
+    A client is safe to share between threads once made, but making one through boto3's default session is
+    not (boto3#1592): the dispatcher's threads may ask for their first SQS or Secrets Manager client at once.
+    """
+    with _creating:
+        return boto3.client(service, config=_CONFIG)
 
 
 def reset() -> None:
