@@ -210,6 +210,6 @@ def test_tls_over_a_pinned_address_still_refuses_a_certificate_it_cannot_verify(
 
 def test_proxies_are_refused_because_the_proxy_would_resolve_the_name() -> None:
     with pytest.raises(requests.exceptions.InvalidProxyURL):
-        http.GuardedAdapter().proxy_manager_for("http://proxy.internal:3128")
+        http._guarded_adapter()().proxy_manager_for("http://proxy.internal:3128")
     assert http._session().trust_env is False
-    assert all(isinstance(http._session().get_adapter(u), http.GuardedAdapter) for u in ("http://x", "https://x"))
+    assert all(isinstance(http._session().get_adapter(u), http._guarded_adapter()) for u in ("http://x", "https://x"))

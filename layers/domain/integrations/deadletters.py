@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from integrations import aws
 from integrations.jobs import DeliveryJob
 from integrations.redaction import redact_text
-from integrations.retry import ATTEMPTS_MADE
+from integrations.retry import ATTEMPTS_MADE, REASON
 
 SQS_BATCH = 10
 PEEK_SECONDS = 30  # how long inspected messages stay hidden before they are released
@@ -185,7 +185,7 @@ class DeadLetters:
 
     def _reason(self, queue: DeadLetterQueue, message: dict[str, Any]) -> str:
         # Fan-out and the dispatcher attach the reason when they park a message themselves.
-        reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+        reason = message.get("MessageAttributes", {}).get(REASON, {}).get("StringValue")
         if reason:
             return str(reason)
         if queue.name == "events":
@@ -228,7 +228,7 @@ def _resend(message: dict[str, Any]) -> dict[str, Any]:
     attributes = {
         name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue", "BinaryValue")}
         for name, attribute in message.get("MessageAttributes", {}).items()
-        if name not in ("reason", ATTEMPTS_MADE)
+        if name not in (REASON, ATTEMPTS_MADE)
     }
     return {"MessageBody": message["Body"], **({"MessageAttributes": attributes} if attributes else {})}
 

@@ -21,13 +21,13 @@ class Delivery:
     account_id: str
     integration_id: str
     integration_name: str
-    credentials: Any  # the provider's credentials model
+    credentials: Any = field(repr=False)  # the provider's credentials model
     config: Any  # the provider's config model
     attempt: int = 1
     test: bool = False
     timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())
     # A webhook's previous signing secret, during the grace period after a rotation (integrations.signing).
-    previous_secret: str | None = None
+    previous_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import aws, once, settings
+from integrations import aws, once, retry, settings
 from integrations.errors import ValidationFailed
 from integrations.events import Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
@@ -88,11 +88,7 @@ class FanOut:
     def reject(self, body: str, reason: str) -> None:
         """Park an event that can never be delivered, with the reason beside it (never retried)."""
         logger.error("Rejected event", extra={"reason": reason})
-        aws.client("sqs").send_message(
-            QueueUrl=self.events_dlq_url,
-            MessageBody=body,
-            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1024]}},
-        )
+        retry.dead_letter(self.events_dlq_url, body, reason)
 
 
 @cache

@@ -13,7 +13,8 @@ REDACTED = "[redacted]"
 # Keys whose values are secret wherever they appear in a log record (compared without case, - or _).
 SENSITIVE_KEYS = frozenset(
     {"credentials", "config", "headers", "secret", "webhookurl", "apitoken", "routingkey", "routing_key",
-     "recipients", "authorization", "password", "token", "xapikey", "apikey", "secretstring"}
+     "recipients", "authorization", "password", "token", "xapikey", "apikey", "secretstring", "previoussecret",
+     "signingrotation"}
 )  # fmt: skip
 
 # Shapes of secrets, for text such as exception messages.

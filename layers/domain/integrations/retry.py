@@ -39,6 +39,7 @@ def schedule_retry(queue_url: str, receipt_handle: str, delay: int) -> None:
 # A message attribute: the attempts made before this message was queued again (a rate-limit deferral sends the
 # job anew, whose receive count starts over; this keeps the attempt count, and a deferral is not an attempt).
 ATTEMPTS_MADE = "attemptsMade"
+REASON = "reason"  # the message attribute saying why a message was parked
 
 
 def attempt_number(receive_count: int, attempts_made: str | None) -> int:
@@ -57,9 +58,9 @@ def requeue(queue_url: str, body: str, delay: int, attempts_made: int) -> None:
 
 
 def dead_letter(queue_url: str, body: str, reason: str) -> None:
-    """Park the job in the dead-letter queue with its reason (as fan-out does with events)."""
+    """Park a message in a dead-letter queue with the reason beside it (fan-out's events, the dispatcher's jobs)."""
     aws.client("sqs").send_message(
         QueueUrl=queue_url,
         MessageBody=body,
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:256]}},
+        MessageAttributes={REASON: {"DataType": "String", "StringValue": reason[:1024]}},
     )
