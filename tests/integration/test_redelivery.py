@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from integrations import retry, settings
+from integrations import aws, retry, settings
 from integrations.delivery import Outcome
 from integrations.delivery_logs import RETENTION, DeliveryLogStore
 from integrations.events import Event
@@ -81,6 +81,34 @@ def test_a_failing_redelivery_is_retried_like_any_delivery(api: Api, receiver: F
     api.drain()
     assert [e["status"] for e in logs(api, hook)] == ["success", "failed", "success"]
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+
+
+def test_the_event_is_stored_once_and_outlives_the_deliverys_last_entry(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(503), Reply(503))
+    writes: list[int] = []
+
+    def count_payloads(params: dict[str, object], **_: object) -> None:
+        for requests in params["RequestItems"].values():  # type: ignore[attr-defined]
+            writes.extend(1 for r in requests if r["PutRequest"]["Item"]["id"]["S"].startswith("#payload#"))
+
+    dynamodb = boto3.client("dynamodb")
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchWriteItem", count_payloads)
+    api.publish(event("scan.completed"))
+    api.drain()  # 503, 503, then delivered: three entries, one stored event
+    assert [e["status"] for e in logs(api, hook)] == ["success", "failed", "failed"]
+    assert writes == [1]
+    items = dynamodb.query(
+        TableName=api.table("DeliveryLogsTable"),
+        KeyConditionExpression="integrationId = :i",
+        ExpressionAttributeValues={":i": {"S": hook}},
+    )["Items"]
+    [payload] = [i for i in items if i["id"]["S"].startswith("#payload#")]
+    entries = [i for i in items if not i["id"]["S"].startswith("#")]
+    assert int(payload["expiresAt"]["N"]) > max(int(i["expiresAt"]["N"]) for i in entries)
+    assert redeliver(api, hook, logs(api, hook)[0]["id"])[0] == 202  # the last attempt's entry
 
 
 def test_redelivery_answers_404_for_unknown_foreign_or_expired_entries(api: Api, receiver: FakeWebhookReceiver) -> None:

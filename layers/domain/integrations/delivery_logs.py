@@ -42,6 +42,10 @@ from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Paginati
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())
+# A delivery's event is stored once, with its first attempt (up to 64 KB: rewriting it with every retry would
+# cost as much again each time); it outlives that entry by the retry schedule (about 28 h; 3 days leaves room
+# for rate-limit deferrals), so it is there as long as the delivery's last entry.
+PAYLOAD_MARGIN_SECONDS = 3 * 24 * 3600
 ALL = "all"
 HEAD = "#head"
 _POSITION_DIGITS = 15
@@ -153,12 +157,12 @@ def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> lis
 
 
 def payload_item(attempt: Attempt, event: Event, recorded_ms: int) -> dict[str, Any]:
-    """What redelivery needs, kept as long as the delivery's newest entry."""
+    """What redelivery needs, written with a delivery's first attempt and kept as long as its last entry."""
     return {
         "integrationId": {"S": attempt.integration_id},
         "id": {"S": f"#payload#{attempt.delivery_id}"},
         "body": {"S": event.model_dump_json()},
-        "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS)},
+        "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS + PAYLOAD_MARGIN_SECONDS)},
     }
 
 
@@ -197,7 +201,8 @@ class DeliveryLogStore:
         event: Event | None = None,
         recorded_at: datetime | None = None,
     ) -> DeliveryLogEntry:
-        """Write the entry for one attempt; with ``event`` (not for tests), what redelivering it needs.
+        """Write the entry for one attempt; with ``event`` on a first attempt (not a test), what redelivering
+        the delivery needs (a redelivery's own first attempt stores it afresh).
 
         ``recorded_at`` (default: now) lets tests write history; a time before the latest entry's becomes that one.
         """
@@ -205,7 +210,7 @@ class DeliveryLogStore:
         now_ms = int((recorded_at.timestamp() if recorded_at else time.time()) * 1000)
         head, recorded_ms = self._allocate(integration_id, views_of(what.status, event_type), now_ms)
         items = entry_items(what, head, recorded_ms)
-        if event is not None and event_type != TEST_EVENT_TYPE:
+        if event is not None and event_type != TEST_EVENT_TYPE and attempt == 1:
             items.append(payload_item(what, event, recorded_ms))
         self._write(items)
         return _entry(items[0])
