@@ -147,7 +147,7 @@ function providerName(id) {
 function statusCell(integration) {
   const label = integration.enabled ? "Enabled" : "Disabled";
   const cell = el("td", {}, el("span", { className: integration.enabled ? "badge ok" : "badge off" }, label));
-  // Added by the auto-disable work; shown when present.
+  // Present only while the service or an operator has disabled it.
   if (integration.disabledReason) cell.append(el("div", { className: "help" }, integration.disabledReason));
   if (integration.disabledAt) cell.append(el("div", { className: "help" }, "since " + formatTime(integration.disabledAt)));
   return cell;
@@ -191,6 +191,9 @@ async function toggleEnabled(integration) {
     await api("PATCH", `/v1/integrations/${integration.id}`, { enabled: !integration.enabled });
     announce(`${integration.name} ${integration.enabled ? "disabled" : "enabled"}.`);
     await loadIntegrations();
+    // The table was drawn again: give keyboard users their place back, on the same row's toggle.
+    const row = $("integrations").querySelector(`tr[data-id="${CSS.escape(integration.id)}"]`);
+    if (row) row.querySelector("td.actions button:nth-child(3)").focus();
   } catch (error) {
     announce(error.message, true);
   }
@@ -304,7 +307,7 @@ function controlValue(input) {
   if (input.dataset.type === "boolean") return input.checked;
   const text = input.value.trim();
   if (!text) return undefined;
-  if (input.dataset.type === "string[]") return text.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean);
+  if (input.dataset.type === "string[]") return text.split("\n").map((s) => s.trim()).filter(Boolean);
   if (input.dataset.type === "object") {
     let value;
     try {
@@ -476,8 +479,10 @@ function logRow(entry) {
 
 async function loadLogs() {
   const page = state.logsPage;
+  const detail = state.detail;
   try {
-    const reply = await api("GET", `/v1/integrations/${state.detail.id}/logs?page=${page}&limit=${LOG_PAGE_SIZE}`);
+    const reply = await api("GET", `/v1/integrations/${detail.id}/logs?page=${page}&limit=${LOG_PAGE_SIZE}`);
+    if (state.detail !== detail || state.logsPage !== page) return; // a slower answer for a view left since
     const rows = (reply.data || []).map(logRow);
     $("logs").querySelector("tbody").replaceChildren(...rows);
     $("logs").hidden = rows.length === 0;

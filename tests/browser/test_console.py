@@ -397,6 +397,7 @@ def test_edit_disable_enable_and_delete_with_confirmation(stack: Stack, page: Pa
     action(page, "Disable", "Edited webhook").click()
     expect(row(page, "Edited webhook")).to_contain_text("Disabled")
     assert stack.integration("Edited webhook")["enabled"] is False
+    expect(action(page, "Enable", "Edited webhook")).to_be_focused()  # the redrawn row keeps the keyboard's place
     action(page, "Enable", "Edited webhook").click()
     expect(row(page, "Edited webhook")).to_contain_text("Enabled")
     assert stack.integration("Edited webhook")["enabled"] is True
