@@ -17,6 +17,7 @@ nor the receivers' work lands in its CPU time (``time.process_time``, every thre
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -342,15 +343,18 @@ def pacing(bench: Stack, deliveries: int = 5) -> Figure:
     while len(bench.arrivals(path)) < deliveries and time.monotonic() < deadline:
         poller.poll_once()  # deferred jobs come back after their delay
     arrivals = sorted(bench.arrivals(path))
-    # From queueing to the last arrival: at least 4 s at 1 message per second, whatever the machine's speed.
-    span = arrivals[-1] - queued_at if len(arrivals) == deliveries else 0.0
+    # The pace itself: the shortest gap between two arrivals (Slack allows about one message a second), and
+    # every message delivered (a missing one counts as no gap at all).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    shortest = min(gaps) if len(arrivals) == deliveries and gaps else 0.0
+    span = arrivals[-1] - queued_at if arrivals else 0.0
     return Figure(
-        "pacing: 5 Slack messages to one webhook",
-        span,
-        goal=deliveries - 1.0,
+        "pacing: shortest gap, 5 Slack messages",
+        shortest,
+        goal=0.9,
         unit="s",
         higher_is_better=True,
-        detail=f"{len(arrivals)} of {deliveries} delivered; first to last arrival {arrivals[-1] - arrivals[0]:.2f} s",
+        detail=f"{len(arrivals)} of {deliveries} delivered, the last {span:.2f} s after queueing",
     )
 
 
