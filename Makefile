@@ -46,7 +46,8 @@ test: lint build-check browser
 	$(VENV)/bin/pytest
 
 # The console's browser tests drive Debian's Chromium through Playwright's executable_path (no browser
-# download). Installed here when missing (sudo -n: never waits at a password prompt); where it cannot be, those tests skip and say why.
+# download). Installed here when missing (sudo -n: never waits at a password prompt); where it cannot be,
+# those tests skip and say why.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
