@@ -13,7 +13,9 @@ import boto3
 import jsonschema
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 
+from devstack import atomic
 from devstack.functions import Function, load_functions, merged_environment
 from devstack.gateway import Gateway, load_api
 from devstack.pollers import SqsPoller
@@ -141,3 +143,10 @@ def api(monkeypatch: pytest.MonkeyPatch, stack_parameters: dict[str, str]) -> It
         apikeys.register_key(tables, KEY_A, "acct_a")
         apikeys.register_key(tables, KEY_B, "acct_b")
         yield Api(Gateway(load_api(template, resources, functions), functions), resources, functions)
+
+
+@pytest.fixture
+def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB's per-item atomicity for tests that race writers (moto in-process lacks it: devstack.atomic)."""
+    for name, write in atomic.atomic_item_writes().items():
+        monkeypatch.setattr(DynamoDBBackend, name, write)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from integrations import service
 from integrations.errors import Conflict
@@ -16,20 +15,7 @@ from integrations.store import IntegrationStore
 from tests.integration.conftest import Api
 from tests.integration.test_credentials_and_consistency import in_use
 
-
-@pytest.fixture(autouse=True)
-def _atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # DynamoDB applies each write to an item atomically, its condition included; moto in-process does not
-    # serialise concurrent requests, so a lock stands in for DynamoDB's own.
-    lock = threading.Lock()
-    for name in ("put_item", "update_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: DynamoDBBackend, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+pytestmark = pytest.mark.usefixtures("atomic_item_writes")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import boto3
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from integrations import aws, clock, delivery_logs
 from integrations.delivery import Outcome
@@ -231,21 +230,7 @@ def test_a_page_reads_limit_plus_two_items_however_deep(api: Api, items_read: It
         assert items_read.count == len(body["data"]) + 2, (query, items_read.count)
 
 
-@pytest.fixture
-def atomic_updates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each UpdateItem atomically; moto applies it in Python without a lock, so concurrent ADDs
-    can lose one. Give moto DynamoDB's guarantee, and nothing more: everything else stays concurrent."""
-    lock = threading.Lock()
-    original = DynamoDBBackend.update_item
-
-    def update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
-
-
-@pytest.mark.usefixtures("atomic_updates")
+@pytest.mark.usefixtures("atomic_item_writes")
 def test_concurrent_writers_get_distinct_positions_and_exact_totals(api: Api) -> None:
     hook = integration(api, ["scan.completed"])
     store = DeliveryLogStore(api.table("DeliveryLogsTable"))

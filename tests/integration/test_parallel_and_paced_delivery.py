@@ -20,9 +20,11 @@ from integrations import batch, dispatch, http, pacing, retry, settings
 from integrations.jobs import DeliveryJob
 from integrations.providers.slack import Slack
 from tests.integration.conftest import Api
-from tests.integration.test_concurrency import _atomic_item_writes  # noqa: F401 - DynamoDB's atomic writes
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeReceiver, FakeSlack, Recorded, Reply, Script
+
+# Parallel dispatches race on items (pacing slots, log counters): DynamoDB applies each write atomically.
+pytestmark = pytest.mark.usefixtures("atomic_item_writes")
 
 INTERVAL = 0.3  # Slack's pace in these tests (1 s in production), so that they stay short
 INLINE = 0.7  # longest inline wait in these tests: a third queued job still waits inline, a fourth is deferred

@@ -12,12 +12,11 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import boto3
-from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
+from devstack import atomic
 from devstack.creators import client_factory
 from devstack.functions import layer_paths, load_functions, merged_environment
 from devstack.gateway import Gateway, load_api
@@ -121,22 +120,6 @@ def register_api_keys(table_name: str, keys: Mapping[str, str]) -> None:
         register_key(table_name, api_key, account_id)
 
 
-def _atomic_item_updates() -> None:
-    """DynamoDB applies each UpdateItem atomically; moto's threaded server applies it in Python without a lock, so
-    two concurrent ADDs (the delivery log's counters, written by parallel dispatches) could lose one."""
-    original = DynamoDBBackend.update_item
-    if getattr(original, "atomic", False):
-        return
-    lock = threading.Lock()
-
-    def update_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    update_item.atomic = True  # type: ignore[attr-defined]
-    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
-
-
 class LocalStack:
     """Everything `make run` starts, in start order, and how to stop it."""
 
@@ -157,7 +140,7 @@ class LocalStack:
             raise StartupError("--parameter takes NAME=VALUE")
         parameters = dict(item.split("=", 1) for item in self.args.parameter)
 
-        _atomic_item_updates()
+        atomic.install()  # DynamoDB's per-item atomicity, which parallel dispatches rely on
         self.moto = ThreadedMotoServer(ip_address=HOST, port=aws_port, verbose=False)
         self.moto.start()
         aws_url = "http://{}:{}".format(*self.moto.get_host_and_port())
