@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -48,14 +49,17 @@ def test_a_redelivery_sends_the_same_event_and_webhook_id_again_and_logs_a_new_a
     status, body = redeliver(api, hook, original["id"])
     assert status == 202, body
     first = receiver.requests[0]
+    assert isinstance(body, dict)
     assert body == {
         "deliveryId": first.headers["webhook-id"],
         "logId": original["id"],
-        "redeliveryId": body["redeliveryId"],  # type: ignore[index]
+        "redeliveryId": str(uuid.UUID(body["redeliveryId"])),
         "event": "finding.critical",
         "status": "queued",
-        "queuedAt": body["queuedAt"],  # type: ignore[index]
+        "queuedAt": body["queuedAt"],
     }
+    assert body["redeliveryId"] != body["deliveryId"]
+    assert abs(datetime.fromisoformat(body["queuedAt"]) - datetime.now(UTC)) < timedelta(minutes=1)
     api.drain()
     assert len(receiver.requests) == 2, "a finished delivery is sent again, not skipped as already done"
     again = receiver.requests[1]
@@ -69,6 +73,19 @@ def test_a_redelivery_sends_the_same_event_and_webhook_id_again_and_logs_a_new_a
     assert redeliver(api, hook, entries[0]["id"])[0] == 202
     api.drain()
     assert [r.headers["webhook-id"] for r in receiver.requests] == [first.headers["webhook-id"]] * 3
+
+
+def test_the_same_entry_redelivered_twice_is_sent_twice(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.publish(event("scan.completed"))
+    api.drain()
+    [original] = logs(api, hook)
+    answers = [redeliver(api, hook, original["id"]) for _ in range(2)]
+    assert [status for status, _ in answers] == [202, 202]
+    ids = {body["redeliveryId"] for _, body in answers}  # type: ignore[index]
+    assert len(ids) == 2, "each request is its own redelivery"
+    api.drain()
+    assert len(receiver.requests) == 3 and len({r.headers["webhook-id"] for r in receiver.requests}) == 1
 
 
 def test_a_failing_redelivery_is_retried_like_any_delivery(api: Api, receiver: FakeWebhookReceiver) -> None:
