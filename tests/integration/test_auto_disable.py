@@ -15,6 +15,7 @@ from integrations.errors import Conflict
 from integrations.store import IntegrationStore
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
+from tests.integration.test_management_api import assert_error
 from tests.providers.fakes import FakeWebhookReceiver, Reply
 
 START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=clock.now().tzinfo)
@@ -220,3 +221,11 @@ class TestConfigurable:
         fixed_clock.set(timedelta(days=2))
         deliver(api, "evt_2")
         assert shown(api, hook)["disabledReason"] == "Every delivery failed for 2 days"
+
+
+@pytest.mark.parametrize("field", ["disabledReason", "disabledAt"])
+def test_the_disable_fields_are_read_only(api: Api, field: str) -> None:
+    hook = webhook(api, "http://127.0.0.1:9/hook")
+    reply = api.request("PATCH", f"/v1/integrations/{hook}", {"enabled": False, field: "set by the client"})
+    assert_error(reply, 400, "validation_error", field)
+    assert "disabledReason" not in shown(api, hook) and shown(api, hook)["enabled"] is True
