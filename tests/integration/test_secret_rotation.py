@@ -154,7 +154,11 @@ def test_the_previous_secret_lives_in_the_secret_only_never_in_answers_or_logs(
     stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
     assert stored["signingRotation"] == {"previousSecret": PLAIN, "rotatedAt": clock.iso(START)}
     assert stored["credentials"]["secret"] == NEW
-    everything = "\n".join(reply.raw for reply in api.replies) + log_output.getvalue()
+    dynamodb = boto3.client("dynamodb")
+    tables = [api.table(name) for name in ("IntegrationsTable", "DeliveryLogsTable", "ProviderStateTable")]
+    stored_items = [json.dumps(dynamodb.scan(TableName=table)["Items"]) for table in tables]
+    queued = [json.dumps(api.messages(queue)) for queue in ("DeliveriesQueue", "DeliveriesDeadLetterQueue")]
+    everything = "\n".join([*(reply.raw for reply in api.replies), log_output.getvalue(), *stored_items, *queued])
     for value in (PLAIN, NEW, NEW.removeprefix("whsec_")):
         assert value not in everything
 
