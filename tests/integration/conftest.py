@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +24,7 @@ from devstack.provision import provision
 from devstack.proxy import HttpRequest
 from devstack.resources import Resources
 from devstack.template import load_template
-from integrations import apikeys
+from integrations import apikeys, clock, retry, settings
 from tests.conftest import ROOT
 
 KEY_A = "apvk_test_account_a_0000000000000000000000"
@@ -150,3 +151,31 @@ def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     """DynamoDB's per-item atomicity for tests that race writers (moto in-process lacks it: devstack.atomic)."""
     for name, write in atomic.atomic_item_writes().items():
         monkeypatch.setattr(DynamoDBBackend, name, write)
+
+
+@pytest.fixture
+def instant_local_delivery(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
+    """Receivers on loopback are allowed (the fakes listen there) and retries come at once (the schedule is
+    unit-tested)."""
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
+    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
+    settings.load.cache_clear()
+
+
+START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The service's clock (integrations.clock.now), moved by the test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.at = START
+        monkeypatch.setattr(clock, "now", lambda: self.at)
+
+    def set(self, after: timedelta) -> None:
+        self.at = START + after
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)

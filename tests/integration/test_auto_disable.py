@@ -5,49 +5,26 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from integrations import clock, retry, settings
+from integrations import clock
 from integrations.errors import Conflict
 from integrations.store import IntegrationStore
-from tests.integration.conftest import Api
+from tests.integration.conftest import START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.integration.test_management_api import assert_error
 from tests.providers.fakes import FakeWebhookReceiver, Reply
 
-START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=clock.now().tzinfo)
-
-
-@pytest.fixture(autouse=True)
-def _local_receivers_and_instant_retries(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
-    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
-    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
-    settings.load.cache_clear()
+pytestmark = pytest.mark.usefixtures("instant_local_delivery")
 
 
 @pytest.fixture
 def receiver() -> Iterator[FakeWebhookReceiver]:
     with FakeWebhookReceiver() as fake:
         yield fake
-
-
-class Clock:
-    """The service's clock (integrations.clock.now), moved by the test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.at = START
-        monkeypatch.setattr(clock, "now", lambda: self.at)
-
-    def set(self, after: timedelta) -> None:
-        self.at = START + after
-
-
-@pytest.fixture
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 def webhook(api: Api, url: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from integrations import dispatch, retry, settings
+from integrations import dispatch, settings
 from integrations.events import Event
 from integrations.jobs import DeliveryJob, delivery_id
 from tests.conftest import ROOT
@@ -23,11 +23,7 @@ from tests.providers.mocked_aws import sent_emails
 SECRET = "whsec_" + "cGlwZWxpbmUtc2lnbmluZy1rZXktMTIzNDU2"
 
 
-@pytest.fixture(autouse=True)
-def _local_receivers_and_instant_retries(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
-    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the receivers listen on loopback
-    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))  # the schedule is unit-tested
-    settings.load.cache_clear()
+pytestmark = pytest.mark.usefixtures("instant_local_delivery")
 
 
 @pytest.fixture

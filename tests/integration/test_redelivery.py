@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from integrations import aws, retry, settings
+from integrations import aws
 from integrations.delivery import Outcome
 from integrations.delivery_logs import RETENTION, DeliveryLogStore
 from integrations.events import Event
@@ -19,12 +19,7 @@ from tests.integration.test_management_api import assert_error
 from tests.integration.test_pipeline import SECRET, logs, webhook
 from tests.providers.fakes import FakeWebhookReceiver, Reply
 
-
-@pytest.fixture(autouse=True)
-def _local_receivers(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
-    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")  # the receivers listen on loopback
-    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
-    settings.load.cache_clear()
+pytestmark = pytest.mark.usefixtures("instant_local_delivery")
 
 
 @pytest.fixture

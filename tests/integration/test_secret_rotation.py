@@ -6,49 +6,30 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from integrations import clock, retry, settings
-from tests.integration.conftest import Api
+from integrations import clock
+from tests.integration.conftest import START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeWebhookReceiver, Recorded
 
 OLD = "whsec_" + "b2xkLXNpZ25pbmcta2V5LTAxMjM0NTY3ODk="
 NEW = "whsec_" + "bmV3LXNpZ25pbmcta2V5LTAxMjM0NTY3ODk="
 PLAIN = "a plain signing secret"
-START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=clock.now().tzinfo)
 
 
-@pytest.fixture(autouse=True)
-def _local_receivers_and_instant_retries(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
-    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
-    monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
-    settings.load.cache_clear()
+pytestmark = pytest.mark.usefixtures("instant_local_delivery")
 
 
 @pytest.fixture
 def receiver() -> Iterator[FakeWebhookReceiver]:
     with FakeWebhookReceiver() as fake:  # accepts everything; the tests verify each request themselves
         yield fake
-
-
-class Clock:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.at = START
-        monkeypatch.setattr(clock, "now", lambda: self.at)
-
-    def set(self, after: timedelta) -> None:
-        self.at = START + after
-
-
-@pytest.fixture
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 def verifies(secret: str, request: Recorded) -> bool:
