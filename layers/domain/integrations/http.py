@@ -143,7 +143,7 @@ def _guarded_adapter() -> type[requests.adapters.HTTPAdapter]:
 
 @cache
 def _session() -> requests.Session:
-    import http.cookiejar
+    from http.cookiejar import DefaultCookiePolicy  # the standard library's, like requests, loaded here
 
     import requests  # at the first request, not with this module (see _guarded_adapter)
 
@@ -152,7 +152,7 @@ def _session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxy or .netrc from the environment
     # No cookies: the session serves every account, and a receiver's cookie would go to the next one on its host.
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
