@@ -358,6 +358,31 @@ def test_a_test_delivery_shows_its_result_and_the_logs_page(stack: Stack, page: 
     expect(today).to_contain_text("21 succeeded, 1 failed")
 
 
+def test_a_receiver_gone_disables_the_integration_and_the_list_says_why(stack: Stack, page: Page) -> None:
+    receiver = stack.fakes.webhook
+    stack.call(
+        "POST",
+        "/v1/integrations",
+        {
+            "provider": "webhook",
+            "name": "Gone webhook",
+            "credentials": {"url": receiver.url + "/gone", "secret": WEBHOOK_SECRET},
+            "enabledEvents": ["scan.completed"],
+        },
+    ).raise_for_status()
+    connect(page, stack)
+    action(page, "Deliveries of", "Gone webhook").click()
+    receiver.script(Reply(410, "this endpoint was removed"))
+    page.get_by_role("button", name="Send a test event").click()
+    expect(page.locator("#test-result")).to_contain_text("Response code: 410")
+    page.get_by_role("button", name="Back to integrations").click()
+    gone = row(page, "Gone webhook")
+    expect(gone).to_contain_text("Disabled")
+    expect(gone).to_contain_text("The receiver answered 410 Gone")
+    screenshot(page, "08-auto-disabled")
+    assert stack.integration("Gone webhook")["disabledReason"] == "The receiver answered 410 Gone"
+
+
 def test_edit_disable_enable_and_delete_with_confirmation(stack: Stack, page: Page) -> None:
     receiver = stack.fakes.webhook
     created = stack.call(
