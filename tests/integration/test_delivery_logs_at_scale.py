@@ -1,5 +1,5 @@
 """Delivery logs: filters, cursors and exact totals with expired entries still in the table, concurrent writers,
-and a read cost that does not grow with history (items read counted through boto3's event hooks)."""
+and a read cost that does not grow with history (items read counted from each DynamoDB answer: bench.reads)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import cycle
 from types import SimpleNamespace
@@ -16,8 +15,9 @@ from urllib.parse import quote
 
 import boto3
 import pytest
+from bench.reads import ItemsRead
 
-from integrations import aws, clock, delivery_logs
+from integrations import clock, delivery_logs
 from integrations.delivery import Outcome
 from integrations.delivery_logs import RETENTION, DeliveryLogStore
 from tests.integration.conftest import KEY_B, Api
@@ -191,44 +191,14 @@ def test_invalid_or_foreign_cursors_answer_400(api: Api) -> None:
     assert_error(api.request("GET", f"/v1/integrations/{hook}/logs?cursor={cursor}", key=KEY_B), 404, "not_found")
 
 
-class ItemsRead:
-    """Items read from one table (Query: ScannedCount; GetItem: 0 or 1), through boto3's event hooks."""
-
-    def __init__(self, table: str) -> None:
-        self.table = table
-        self.count = 0
-
-    def note_table(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["table"] = params.get("TableName")
-
-    def __call__(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if context.get("table") != self.table:
-            return
-        if model.name == "Query":
-            self.count += int(parsed.get("ScannedCount", 0))
-        elif model.name == "GetItem":
-            self.count += "Item" in parsed
-
-
-@pytest.fixture
-def items_read(api: Api) -> Iterator[ItemsRead]:
-    counter = ItemsRead(api.table("DeliveryLogsTable"))
-    events = aws.client("dynamodb").meta.events
-    events.register("provide-client-params.dynamodb", counter.note_table)
-    events.register("after-call.dynamodb", counter)
-    yield counter
-    events.unregister("after-call.dynamodb", counter)
-    events.unregister("provide-client-params.dynamodb", counter.note_table)
-
-
-def test_a_page_reads_limit_plus_two_items_however_deep(api: Api, items_read: ItemsRead) -> None:
+def test_a_page_reads_limit_plus_two_items_however_deep(api: Api) -> None:
     hook = integration(api, ["scan.completed"])
     now = datetime.now(UTC)
     write(api, hook, 40, start=now - RETENTION - timedelta(hours=1), step=timedelta(seconds=1))  # expired
     write(api, hook, 260, start=now - timedelta(hours=1))
     for query in ({"page": 1}, {"page": 12}, {"page": 13}, {"page": 6, "status": "failed"}):
-        items_read.count = 0
-        body = logs(api, hook, limit=20, **query)
+        with ItemsRead(api.table("DeliveryLogsTable")).counting() as items_read:
+            body = logs(api, hook, limit=20, **query)
         assert body["data"]
         assert items_read.count == len(body["data"]) + 2, (query, items_read.count)
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeSerializer
-from botocore.client import BaseClient
 from moto import mock_aws
 
 from bench.figures import Figure
+from bench.reads import ItemsRead
 from devstack.functions import load_functions, merged_environment
 from devstack.provision import provision
 from devstack.template import load_template
@@ -34,39 +34,6 @@ ACCOUNT = "acct_bench"
 OWN_INTEGRATIONS = 5
 OTHER_ACCOUNTS = 1_000
 OTHER_INTEGRATIONS = 10_000
-
-
-class ItemsRead:
-    """Counts the items each DynamoDB answer says were read, for every client created meanwhile or before."""
-
-    def __init__(self) -> None:
-        self.items = 0
-
-    def add(self, operation: str, answer: dict[str, Any]) -> None:
-        if "ScannedCount" in answer:  # Query, Scan: items examined before the filter, which is what is billed
-            self.items += int(answer["ScannedCount"])
-        elif operation == "GetItem":
-            self.items += 1 if "Item" in answer else 0
-        elif operation == "BatchGetItem":
-            self.items += sum(len(items) for items in answer.get("Responses", {}).values())
-        elif operation == "TransactGetItems":
-            self.items += sum(1 for response in answer.get("Responses", []) if "Item" in response)
-
-    @contextlib.contextmanager
-    def counting(self) -> Iterator[None]:
-        original: Callable[..., Any] = BaseClient._make_api_call
-
-        def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            answer = original(client, operation, params)
-            if client.meta.service_model.service_name == "dynamodb":
-                self.add(operation, answer)
-            return answer
-
-        BaseClient._make_api_call = counted
-        try:
-            yield
-        finally:
-            BaseClient._make_api_call = original
 
 
 @contextlib.contextmanager
@@ -153,14 +120,14 @@ class _Context:
 
 
 def _items_to_fan_out(event_id: str) -> tuple[int, int]:
-    counter = ItemsRead()
+    counter = ItemsRead()  # every table: the integrations and the idempotency records
     function = fanout.from_environment()
     function.idempotency.register_lambda_context(
         cast(LambdaContext, _Context())
     )  # as functions/fanout does per invocation
     with counter.counting():
         jobs = function.handle(_event(event_id))
-    return counter.items, jobs
+    return counter.count, jobs
 
 
 def measure() -> list[Figure]:

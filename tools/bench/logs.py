@@ -2,8 +2,9 @@
 
 Under moto in-process, with the tables provisioned from template.yaml, two integrations get 100 and 10,000 live
 entries (plus entries past their 30 days that DynamoDB has not deleted yet), written as the same items
-``DeliveryLogStore.record`` writes, in batches. Items read are counted through boto3's event hooks: ScannedCount
-of each Query, the item of each GetItem, on the delivery logs table only. ``python -m bench.logs`` prints them.
+``DeliveryLogStore.record`` writes, in batches. Items read are counted from each DynamoDB answer (bench.reads):
+ScannedCount of each Query, the item of each GetItem, on the delivery logs table only. ``python -m bench.logs``
+prints them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from moto import mock_aws
 
 from bench.figures import Figure
+from bench.reads import ItemsRead
 from devstack.provision import provision
 from devstack.template import load_template
 from integrations import aws, clock, delivery_logs
@@ -30,27 +32,6 @@ LIMIT = 20
 SMALL, LARGE = 100, 10_000
 EXPIRED = 500  # entries past their 30 days, still in the table (DynamoDB deletes them days late)
 DEEP_PAGE = 400  # of 500
-
-
-class ItemsRead:
-    """Items read from one table: ScannedCount of each Query, the item of each GetItem."""
-
-    def __init__(self, table: str) -> None:
-        self.table = table
-        self.count = 0
-
-    def note_table(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["table"] = params.get("TableName")
-
-    def __call__(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if context.get("table") != self.table:
-            return
-        if model.name in ("Query", "Scan"):
-            self.count += int(parsed.get("ScannedCount", 0))
-        elif model.name == "GetItem":
-            self.count += "Item" in parsed
-        elif model.name == "BatchGetItem":
-            self.count += sum(len(items) for items in parsed.get("Responses", {}).values())
 
 
 def write_history(table: str, integration_id: str, moments: list[datetime]) -> None:
@@ -119,14 +100,9 @@ def measure() -> list[Figure]:
             expired = spread(EXPIRED, now - RETENTION - timedelta(days=3), now - RETENTION - timedelta(hours=1))
             write_history(table, integration_id, expired + spread(count, now - timedelta(days=29), now))
 
-        counter = ItemsRead(table)
-        events = aws.client("dynamodb").meta.events
-        events.register("provide-client-params.dynamodb", counter.note_table)
-        events.register("after-call.dynamodb", counter)
-
         def items_read(integration_id: str, page: int, **options: Any) -> tuple[int, int]:
-            counter.count = 0
-            answer = delivery_logs.logs_page(store, integration_id, page, LIMIT, **options)
+            with ItemsRead(table).counting() as counter:
+                answer = delivery_logs.logs_page(store, integration_id, page, LIMIT, **options)
             assert answer.data, "the page is not empty"
             return counter.count, answer.pagination.total
 
@@ -136,8 +112,6 @@ def measure() -> list[Figure]:
         deep, _ = items_read(large, DEEP_PAGE)
         earlier = (DEEP_PAGE - 1) * LIMIT
         filtered, _ = items_read(large, 50, status="failed")
-        events.unregister("after-call.dynamodb", counter)
-        events.unregister("provide-client-params.dynamodb", counter.note_table)
 
     return [
         Figure(
