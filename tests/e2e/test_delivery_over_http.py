@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -52,21 +53,23 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
     raise AssertionError("timed out")
 
 
+def create_webhook(
+    api_url: str, name: str, url: str, secret: str | None, events: list[str], key: str = KEY
+) -> dict[str, Any]:
+    """POST a webhook integration, as a user would; its answer."""
+    credentials = {"url": url} if secret is None else {"url": url, "secret": secret}
+    body: dict[str, Any] = {"provider": "webhook", "name": name, "credentials": credentials, "enabledEvents": events}
+    created = requests.post(f"{api_url}/v1/integrations", json=body, headers={"X-API-Key": key}, timeout=10)
+    assert created.status_code == 201, created.text
+    answer: dict[str, Any] = created.json()
+    return answer
+
+
 def test_publish_delivers_a_signed_webhook_and_logs_it(stack: tuple[str, str]) -> None:
     api_url, aws_url = stack
     headers = {"X-API-Key": KEY}
     with FakeWebhookReceiver(SECRET) as receiver:
-        created = requests.post(
-            f"{api_url}/v1/integrations",
-            json={
-                "provider": "webhook",
-                "name": "My receiver",
-                "credentials": {"url": receiver.url, "secret": SECRET},
-                "enabledEvents": ["finding.critical"],
-            },
-            headers=headers,
-            timeout=10,
-        ).json()
+        created = create_webhook(api_url, "My receiver", receiver.url, SECRET, ["finding.critical"])
         publish(aws_url, ROOT / "events" / "scanner" / "finding_critical.json")
         wait_for(lambda: len(receiver.requests) == 1)
         delivered = receiver.last.json()
@@ -92,17 +95,7 @@ def test_a_logged_delivery_is_redelivered_with_the_same_webhook_id(stack: tuple[
     api_url, aws_url = stack
     headers = {"X-API-Key": KEY}
     with FakeWebhookReceiver(SECRET) as receiver:
-        created = requests.post(
-            f"{api_url}/v1/integrations",
-            json={
-                "provider": "webhook",
-                "name": "Redelivery receiver",
-                "credentials": {"url": receiver.url, "secret": SECRET},
-                "enabledEvents": ["scan.completed"],
-            },
-            headers=headers,
-            timeout=10,
-        ).json()
+        created = create_webhook(api_url, "Redelivery receiver", receiver.url, SECRET, ["scan.completed"])
         logs_url = f"{api_url}/v1/integrations/{created['id']}/logs"
         publish(aws_url, ROOT / "events" / "scanner" / "scan_completed.json")
         wait_for(lambda: bool(requests.get(logs_url, headers=headers, timeout=10).json()["data"]))
@@ -126,17 +119,7 @@ def test_logs_are_filtered_and_walked_by_cursor(stack: tuple[str, str]) -> None:
     api_url, _ = stack
     headers = {"X-API-Key": KEY}
     with FakeWebhookReceiver(SECRET) as receiver:
-        created = requests.post(
-            f"{api_url}/v1/integrations",
-            json={
-                "provider": "webhook",
-                "name": "Logged receiver",
-                "credentials": {"url": receiver.url, "secret": SECRET},
-                "enabledEvents": ["scan.completed"],
-            },
-            headers=headers,
-            timeout=10,
-        ).json()
+        created = create_webhook(api_url, "Logged receiver", receiver.url, SECRET, ["scan.completed"])
         logs_url = f"{api_url}/v1/integrations/{created['id']}/logs"
         receiver.script(Reply(500), Reply(200), Reply(500))
         results = [

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from devstack.testing import start_local_stack, stop_local_stack
 from tests.conftest import ROOT
-from tests.e2e.test_delivery_over_http import publish, wait_for
+from tests.e2e.test_delivery_over_http import create_webhook, publish, wait_for
 from tests.providers.fakes import FakeWebhookReceiver, Recorded, Reply
 
 pytestmark = pytest.mark.e2e
@@ -61,17 +61,7 @@ def test_rotation_auto_disable_and_the_operator_command(stack: tuple[str, str], 
     api_url, aws_url = stack
     headers = {"X-API-Key": KEY}
     with FakeWebhookReceiver() as receiver:
-        created = requests.post(
-            f"{api_url}/v1/integrations",
-            json={
-                "provider": "webhook",
-                "name": "Rotating receiver",
-                "credentials": {"url": receiver.url, "secret": OLD},
-                "enabledEvents": ["finding.critical"],
-            },
-            headers=headers,
-            timeout=10,
-        ).json()
+        created = create_webhook(api_url, "Rotating receiver", receiver.url, OLD, ["finding.critical"], key=KEY)
         hook = f"{api_url}/v1/integrations/{created['id']}"
         patched = requests.patch(hook, json={"credentials": {"secret": NEW}}, headers=headers, timeout=10)
         assert patched.status_code == 200 and OLD not in patched.text and NEW not in patched.text
