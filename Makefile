@@ -7,15 +7,17 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
+TRANSFORMED := .aws-sam/transformed
 PY := $(VENV)/bin/python
 # sam build for python3.13 looks for that interpreter on PATH.
 export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint browser test test-fast test-browser fuzz run publish openapi build build-check bench deploy lock clean
+.PHONY: setup lint template-check browser test test-fast test-browser fuzz run publish openapi build build-check bench deploy lock clean
 
-setup: $(VENV)/.stamp $(TOOLS)/.stamp
+setup: $(VENV)/.stamp $(TOOLS)/.stamp $(CHECKOV)/.stamp
 
 # uv installs the pinned requirements in seconds (pip takes half a minute), so `make run` starts fast
 # on a fresh clone; it is pinned in dev.txt and bootstrapped with pip.
@@ -34,6 +36,12 @@ $(TOOLS)/.stamp: requirements/tools.txt $(VENV)/.stamp
 	$(UV) pip sync --quiet --python $(TOOLS)/bin/python requirements/tools.txt
 	touch $@
 
+# checkov pins networkx<2.7 where SAM CLI needs 3.x: a virtualenv of its own.
+$(CHECKOV)/.stamp: requirements/checkov.txt $(VENV)/.stamp
+	rm -rf $(CHECKOV) && "$(PYTHON)" -m venv $(CHECKOV)
+	$(UV) pip sync --quiet --python $(CHECKOV)/bin/python requirements/checkov.txt
+	touch $@
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -42,7 +50,17 @@ lint: setup
 	$(TOOLS)/bin/sam validate --lint --region $(AWS_REGION)
 	$(PY) tools/openapi.py --check
 
-test: lint build-check browser
+# The template as CloudFormation would deploy it (both transforms, offline) for the dev, prod and console-off
+# parameter sets, checked by cfn-lint and checkov (skips only those in .checkov.yaml, each with its reason).
+# W1001 (a reference to a resource behind a condition) is checked on template.yaml by `lint`, where the Fn::If
+# guards are; here AWS::LanguageExtensions has already resolved them for known parameter values.
+template-check: setup
+	rm -rf $(TRANSFORMED)
+	$(TOOLS)/bin/python tools/transform_template.py --out $(TRANSFORMED)
+	$(TOOLS)/bin/cfn-lint --ignore-checks W1001 -- $(TRANSFORMED)/*.json
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml
+
+test: lint template-check build-check browser
 	$(VENV)/bin/pytest
 
 # The console's browser tests drive Debian's Chromium through Playwright's executable_path (no browser
@@ -98,6 +116,7 @@ deploy: build
 lock: $(VENV)/.stamp
 	$(UV) pip compile --quiet --python-version 3.13 --upgrade requirements/dev.in -o requirements/dev.txt
 	$(UV) pip compile --quiet --python-version 3.13 --upgrade requirements/tools.in -o requirements/tools.txt
+	$(UV) pip compile --quiet --python-version 3.13 --upgrade requirements/checkov.in -o requirements/checkov.txt
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""template.yaml alarms on every dead-letter queue and every SQS-triggered function, notifying the optional topic."""
+"""template.yaml alarms on every dead-letter queue and every SQS-triggered function, each notifying a topic."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def _alarms(template: Template) -> dict[str, dict[str, Any]]:
 
 
 def _dead_letter_queues(template: Template) -> set[str]:
+    """The queues' redrive targets and the event rules' dead-letter queues."""
     queues = template.of_type("AWS::SQS::Queue")
     targets = [template.properties(lid).get("RedrivePolicy", {}).get("deadLetterTargetArn") for lid in queues]
+    for rule in template.of_type("AWS::Events::Rule"):
+        targets += [target.get("DeadLetterConfig", {}).get("Arn") for target in template.properties(rule)["Targets"]]
     return {target["Fn::GetAtt"][0] for target in targets if target}
 
 
@@ -49,7 +52,7 @@ def _fires_on_any(props: dict[str, Any]) -> bool:
 
 def test_one_alarm_per_dead_letter_queue_on_its_depth(template: Template) -> None:
     queues = _dead_letter_queues(template)
-    assert queues == {"EventsDeadLetterQueue", "DeliveriesDeadLetterQueue"}
+    assert queues == {"EventsDeadLetterQueue", "DeliveriesDeadLetterQueue", "ScannerEventsDeadLetterQueue"}
     watched = [
         props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for props in _alarms(template).values()
@@ -76,20 +79,32 @@ def test_one_errors_alarm_per_sqs_triggered_function(template: Template) -> None
     assert len(_alarms(template)) == len(_dead_letter_queues(template)) + len(functions) + 1
 
 
-def test_alarms_notify_the_topic_only_when_one_is_given(template: Template) -> None:
-    silent = plan(template, "st")
-    notifying = plan(template, "st", {"AlarmTopicArn": TOPIC})
+def test_alarms_notify_the_given_topic_or_the_stacks_own(template: Template) -> None:
+    own = plan(template, "st")
+    given = plan(template, "st", {"AlarmTopicArn": TOPIC})
+    assert own.resolver is not None
+    assert given.resolver is not None
+    assert own.resolver.condition("CreateAlarmTopic")
+    assert not given.resolver.condition("CreateAlarmTopic")  # nor its key, policy and subscription
     for logical_id, props in _alarms(template).items():
-        assert silent.resolver is not None
-        assert notifying.resolver is not None
-        without = silent.resolver.resolve(props)
-        assert "AlarmActions" not in without
-        assert "OKActions" not in without
-        with_topic = notifying.resolver.resolve(props)
-        assert with_topic["AlarmActions"] == [TOPIC], logical_id
-        assert with_topic["OKActions"] == [TOPIC], logical_id
+        with_own = own.resolver.resolve(props)
+        assert with_own["AlarmActions"] == [own["AlarmTopic"].arn], logical_id
+        assert with_own["OKActions"] == [own["AlarmTopic"].arn], logical_id
+        with_given = given.resolver.resolve(props)
+        assert with_given["AlarmActions"] == [TOPIC], logical_id
+        assert with_given["OKActions"] == [TOPIC], logical_id
         # The local stack has no CloudWatch: it skips alarms instead of failing to start.
-        assert silent[logical_id].status == "ignored"
+        assert own[logical_id].status == "ignored"
+
+
+def test_the_e_mail_subscription_exists_only_for_the_stacks_own_topic(template: Template) -> None:
+    assert template.resources["AlarmEmailSubscription"]["Condition"] == "SubscribeAlarmEmail"
+    cases = [({}, False), ({"AlarmEmail": "oncall@example.com"}, True)]
+    cases.append(({"AlarmEmail": "oncall@example.com", "AlarmTopicArn": TOPIC}, False))
+    for parameters, subscribed in cases:
+        resolver = plan(template, "st", parameters).resolver
+        assert resolver is not None
+        assert resolver.condition("SubscribeAlarmEmail") is subscribed, parameters
 
 
 def test_the_topic_parameter_takes_only_an_sns_arn(template: Template) -> None:

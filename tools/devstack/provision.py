@@ -30,6 +30,7 @@ IGNORED_PREFIXES = (
     "AWS::SNS::TopicPolicy",
     "AWS::Events::ApiDestination",
     "AWS::Events::Connection",
+    "AWS::CloudFormation::WaitConditionHandle",
     # The console's hosting: the local stack serves console/ at /console/ from the API's own origin.
     "AWS::CloudFront::",
     "AWS::S3::Bucket",
