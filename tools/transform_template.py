@@ -125,8 +125,9 @@ def transform(template: dict[str, Any], parameters: dict[str, str]) -> dict[str,
         raise SystemExit("the template names a managed policy by name: the offline transform cannot look it up")
 
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    values = {**TRANSLATOR_PSEUDO_PARAMETERS, **parameters}
     result: dict[str, Any] = translator.translate(
-        body, parameter_values={**TRANSLATOR_PSEUDO_PARAMETERS, **parameters}, get_managed_policy_map=no_managed_policy_lookups
+        body, parameter_values=values, get_managed_policy_map=no_managed_policy_lookups
     )
     return result
 
