@@ -12,7 +12,8 @@ For each parameter set in CONFIGS it does what the template's two transforms do 
 2. AWS::Serverless-2016-10-31, through samtranslator, with local CodeUri/ContentUri replaced by placeholder
    S3 locations as `sam validate` does (no upload, no AWS call).
 
-The results (`<out>/<config>.json`) are what checkov, cfn-lint and tests/template read.
+Resources and outputs whose condition is false for the parameter set are left out, and the Fn::If of the
+Globals decided, as CloudFormation would at deploy: each result is what the stack would hold. The results (`<out>/<config>.json`) are what checkov, cfn-lint and tests/template read.
 """
 
 from __future__ import annotations
@@ -104,9 +105,36 @@ def language_extensions(template: dict[str, Any], parameters: dict[str, str]) ->
         ]
     )
     body: dict[str, Any] = pipeline.process_template(context)
+    # What a false condition leaves out, CloudFormation never creates: drop it rather than lint the partial
+    # resolution the extensions leave of it (a subscription without its topic). The SAM-only Globals keep their
+    # Fn::If, which CloudFormation decides at deploy; decide them here too, so that nothing refers to what was
+    # dropped (the console's origin in the functions' environment).
+    decided: dict[str, bool] = context.resolved_conditions
+    for section in ("Resources", "Outputs"):
+        entries = body.get(section) or {}
+        for key in [k for k, entry in entries.items() if decided.get(entry.get("Condition", "")) is False]:
+            del entries[key]
+    if "Globals" in body:
+        body["Globals"] = _decide(body["Globals"], decided)
     # The language extensions are done; what remains is the SAM transform's input.
     body["Transform"] = [t for t in _transforms(body) if t != "AWS::LanguageExtensions"]
     return body
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _decide(value: Any, conditions: dict[str, bool]) -> Any:
+    """Each Fn::If replaced by its branch for the decided conditions, AWS::NoValue entries removed."""
+    if isinstance(value, list):
+        return [item for item in (_decide(v, conditions) for v in value) if item != _NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Fn::If"] and value["Fn::If"][0] in conditions:
+        name, when_true, when_false = value["Fn::If"]
+        return _decide(when_true if conditions[name] else when_false, conditions)
+    decided = {key: _decide(item, conditions) for key, item in value.items()}
+    return {key: item for key, item in decided.items() if item != _NO_VALUE}
 
 
 def transform(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
