@@ -107,6 +107,25 @@ def test_api_access_logs_are_json_lines_with_the_account_and_no_credential(stack
     assert "X-API-Key" not in log_format
 
 
+def test_the_accounts_logging_role_is_set_before_the_stage_when_the_stack_manages_it(
+    deployed: dict[str, Deployed],
+) -> None:
+    # A fresh account names no CloudWatch role for API Gateway, and a stage with access logging then fails.
+    dev = deployed["dev"].resources
+    role_arn = dev["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"]
+    role = dev[role_arn["Fn::GetAtt"][0]]
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    assert role["DeletionPolicy"] == dev["ApiGatewayAccount"]["DeletionPolicy"] == "Retain"
+    assert dev["Api"]["DependsOn"] == "ApiGatewayAccountReady"
+    assert dev["ApiGatewayAccountReady"]["Metadata"]["AccountSetting"] == {"Ref": "ApiGatewayAccount"}
+    # Where the account already has one (ManageApiGatewayLogsRole=false, as in the prod set), nothing replaces it.
+    prod = deployed["prod"].resources
+    assert not prod.keys() & {"ApiGatewayAccount", "ApiGatewayLogsRole"}
+    assert _references(prod["ApiGatewayAccountReady"]) == set()
+
+
 # ---------------------------------------------------------------- alarms
 
 
