@@ -8,12 +8,13 @@ For each parameter set in CONFIGS it does what the template's two transforms do 
    DeletionPolicy / UpdateReplacePolicy and of the resources' properties whose conditions depend on parameters
    only (CORS and the gateway responses without the console, the alarms' actions), Fn::FindInMap, Fn::ForEach.
    samtranslator alone leaves those to SAM, which cannot handle them (an Fn::If is no DeletionPolicy).
-   Like CloudFormation's, it leaves the SAM-only Globals section alone.
+   It leaves the SAM-only Globals section alone (decided after, below).
 2. AWS::Serverless-2016-10-31, through samtranslator, with local CodeUri/ContentUri replaced by placeholder
    S3 locations as `sam validate` does (no upload, no AWS call).
 
 Resources and outputs whose condition is false for the parameter set are left out, and the Fn::If of the
-Globals decided, as CloudFormation would at deploy: each result is what the stack would hold. The results (`<out>/<config>.json`) are what checkov, cfn-lint and tests/template read.
+Globals decided, as CloudFormation would at deploy: each result is what the stack would hold. The results
+(`<out>/<config>.json`) are what checkov, cfn-lint and tests/template read.
 """
 
 from __future__ import annotations
