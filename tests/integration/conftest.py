@@ -140,9 +140,9 @@ def api(monkeypatch: pytest.MonkeyPatch, stack_parameters: dict[str, str]) -> It
         functions = load_functions(template, resources)
         for name, value in merged_environment(functions).items():
             monkeypatch.setenv(name, value)
-        tables = resources.ref("ApiKeysTable")
-        apikeys.register_key(tables, KEY_A, "acct_a")
-        apikeys.register_key(tables, KEY_B, "acct_b")
+        table, usage_plan = resources.ref("ApiKeysTable"), resources.ref("AccountUsagePlan")
+        apikeys.issue_key(table, "acct_a", usage_plan, "test", api_key=KEY_A)
+        apikeys.issue_key(table, "acct_b", usage_plan, "test", api_key=KEY_B)
         yield Api(Gateway(load_api(template, resources, functions), functions), resources, functions)
 
 

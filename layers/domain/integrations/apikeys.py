@@ -85,7 +85,10 @@ def lookup_account(table_name: str, api_key: str) -> str | None:
     return owner.account_id if owner else None
 
 
-def _account_items(table_name: str, account_id: str, wanted_key_id: str | None = None) -> list[dict[str, dict[str, str]]]:
+type Item = dict[str, dict[str, str]]
+
+
+def _account_items(table_name: str, account_id: str, wanted_key_id: str | None = None) -> list[Item]:
     condition = "accountId = :account" + (" AND keyId = :id" if wanted_key_id else "")
     values = {":account": {"S": account_id}, **({":id": {"S": wanted_key_id}} if wanted_key_id else {})}
     response = aws.client("dynamodb").query(
@@ -94,7 +97,7 @@ def _account_items(table_name: str, account_id: str, wanted_key_id: str | None =
         KeyConditionExpression=condition,
         ExpressionAttributeValues=values,
     )
-    items: list[dict[str, dict[str, str]]] = response["Items"]
+    items: list[Item] = response["Items"]
     return items
 
 
@@ -106,9 +109,13 @@ def account_usage_key(table_name: str, account_id: str) -> UsageKey | None:
     """The usage key stored with the account's keys (None when it has no key, or keys issued without one)."""
     for listed in _account_items(table_name, account_id):
         # The byAccount index projects keys only: the usage key is read from the record itself.
-        item = aws.client("dynamodb").get_item(
-            TableName=table_name, Key={"keyHash": listed["keyHash"]}, ProjectionExpression="usageKeyId, usageKey"
-        ).get("Item")
+        item = (
+            aws.client("dynamodb")
+            .get_item(
+                TableName=table_name, Key={"keyHash": listed["keyHash"]}, ProjectionExpression="usageKeyId, usageKey"
+            )
+            .get("Item")
+        )
         if item and "usageKeyId" in item:
             return UsageKey(item["usageKeyId"]["S"], item["usageKey"]["S"])
     return None
@@ -167,15 +174,18 @@ def move_usage_key(usage_key_id: str, to_plan_id: str) -> list[str]:
     return left
 
 
-def issue_key(table_name: str, account_id: str, usage_plan_id: str | None, label: str) -> tuple[str, str]:
-    """A new service key for the account, with the account's usage key (created in the plan when it has none).
+def issue_key(
+    table_name: str, account_id: str, usage_plan_id: str | None, label: str, api_key: str | None = None
+) -> tuple[str, str]:
+    """A new service key (``api_key``, else generated) for the account, with the account's usage key.
 
-    Returns (key, key id). Without a usage plan (a stack without per-account limits) no usage key is made.
+    The usage key is created in the plan when the account has none yet. Returns (key, key id). Without a usage
+    plan (a stack without per-account limits) no usage key is made.
     """
     usage_key = account_usage_key(table_name, account_id)
     if usage_key is None and usage_plan_id is not None:
         usage_key = create_usage_key(usage_plan_id, account_id, label)
-    api_key = generate_key()
+    api_key = api_key or generate_key()
     return api_key, register_key(table_name, api_key, account_id, usage_key)
 
 
