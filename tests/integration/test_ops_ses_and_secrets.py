@@ -46,7 +46,7 @@ def stub_sesv2(monkeypatch: pytest.MonkeyPatch, account: dict[str, Any]) -> None
             stubber.activate()
         return made
 
-    monkeypatch.setattr(ops.boto3, "client", client)
+    monkeypatch.setattr(boto3, "client", client)
 
 
 @pytest.mark.usefixtures("aws")
