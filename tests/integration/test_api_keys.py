@@ -16,6 +16,11 @@ from tests.integration.test_management_api import assert_error
 
 
 @pytest.fixture
+def stack_parameters() -> dict[str, str]:
+    return {"AccountRateLimit": "10", "AccountBurstLimit": "20"}  # the template's defaults
+
+
+@pytest.fixture
 def table(api: Api) -> str:
     return api.table("ApiKeysTable")
 
