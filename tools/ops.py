@@ -146,8 +146,9 @@ class Stack:
 
     def exists(self) -> bool:
         """Whether the CloudFormation stack exists (the local stack always does while it runs)."""
-        if self.local or not self.stack_name:
+        if self.local:
             return True
+        assert self.stack_name is not None
         try:
             stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
         except ClientError:
@@ -459,8 +460,8 @@ def stack_secrets(args: argparse.Namespace, stack: Stack) -> int:
         print(f"no secret to delete under {prefix}" + (f" ({len(scheduled)} already scheduled)" if scheduled else ""))
         return 0
     how = "at once, unrecoverably" if args.without_recovery else f"restorable for {RECOVERY_DAYS} days"
-    if stack.exists():
-        print(f"WARNING: stack {stack.stack_name or prefix} still exists: its integrations stop delivering.")
+    if stack.stack_name and stack.exists():
+        print(f"WARNING: stack {stack.stack_name} still exists: its integrations stop delivering.")
     if not args.yes:
         answer = input(f"Delete {len(live)} secret(s) under {prefix} ({how})? Type 'delete' to confirm: ")
         if answer.strip() != "delete":
