@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from devstack.template import load_template
+
 TOOLS_DIR = Path(__file__).resolve().parents[1]
 READY = re.compile(r"ready: API (\S+) · AWS (\S+)")
 # Tests and benches send one account's requests as fast as they can (and poll): each account's own rate limit
@@ -54,14 +56,10 @@ def start_local_stack(
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start the local stack (on OS-chosen ports unless env sets them); returns (process, api_url, aws_url)."""
     # Unbuffered, so handlers' log lines reach log_path while the stack runs, not when it exits.
-    child_env = {
-        **os.environ,
-        "AWS_PORT": "0",
-        "API_PORT": "0",
-        "PYTHONUNBUFFERED": "1",
-        "DEVSTACK_PARAMETERS": UNTHROTTLED,
-        **(env or {}),
-    }
+    child_env = {**os.environ, "AWS_PORT": "0", "API_PORT": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
+    declared = load_template(template or TOOLS_DIR.parent / "template.yaml").body.get("Parameters") or {}
+    if {"AccountRateLimit", "AccountBurstLimit"} <= set(declared):
+        child_env.setdefault("DEVSTACK_PARAMETERS", UNTHROTTLED)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TOOLS_DIR), child_env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "devstack"]
     if template is not None:
