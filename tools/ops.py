@@ -1,4 +1,5 @@
-"""Operator command: API keys, the dead-letter queues, and disabling or enabling an integration.
+"""Operator command: API keys and per-account limits, the dead-letter queues, disabling or enabling an
+integration, the SES sender's status, and a stack's integration secrets.
 
 Point it at a deployed stack with --stack (its outputs name the tables and queues), at the local stack with
 --local (template.yaml's outputs as the local stack names things); otherwise each
@@ -7,13 +8,18 @@ SECRETS_PREFIX, EVENTS_QUEUE_URL, EVENTS_DLQ_URL, DELIVERIES_QUEUE_URL, DELIVERI
 --table still names the API keys table). AWS credentials and region come from the usual AWS environment
 (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local stack).
 
-  python tools/ops.py --stack apviso-integrations-dev issue --account acct_123
-  python tools/ops.py --stack apviso-integrations-dev list --account acct_123
-  python tools/ops.py --stack apviso-integrations-dev revoke --account acct_123 --key-id 3f9c0a1b2c4d
+  python tools/ops.py --stack apviso-integrations-dev keys issue --account acct_123
+  python tools/ops.py --stack apviso-integrations-dev keys list --account acct_123
+  python tools/ops.py --stack apviso-integrations-dev keys revoke --account acct_123 --key-id 3f9c0a1b2c4d
+  python tools/ops.py --stack apviso-integrations-dev keys plan --account acct_123 [--usage-plan ID|default]
+  (issue, list and revoke also work without "keys", their original spelling)
   python tools/ops.py --stack apviso-integrations-dev dlq inspect [--queue events|deliveries] [--limit 100]
   python tools/ops.py --stack apviso-integrations-dev dlq redrive [--queue events|deliveries] [--limit N]
   python tools/ops.py --stack apviso-integrations-dev integration disable --account acct_123 <id> --reason "…"
   python tools/ops.py --stack apviso-integrations-dev integration enable --account acct_123 <id>
+  python tools/ops.py --stack apviso-integrations-dev ses status [--sender alerts@example.com]
+  python tools/ops.py secrets list --stack apviso-integrations-dev
+  python tools/ops.py secrets delete --stack apviso-integrations-dev [--yes] [--without-recovery]
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from integrations import apikeys
 from integrations.deadletters import DeadLetterQueue, DeadLetters
@@ -51,7 +59,10 @@ RESOURCES = {
     "events_dlq": ("EventsDeadLetterQueueUrl", "EVENTS_DLQ_URL"),
     "deliveries_queue": ("DeliveriesQueueUrl", "DELIVERIES_QUEUE_URL"),
     "deliveries_dlq": ("DeliveriesDeadLetterQueueUrl", "DELIVERIES_DLQ_URL"),
+    "usage_plan": ("AccountUsagePlanId", "ACCOUNT_USAGE_PLAN_ID"),
 }
+# Secrets Manager's minimum recovery window: a secret deleted by mistake can be restored for a week.
+RECOVERY_DAYS = 7
 
 
 def local_outputs(stack_name: str = LOCAL_STACK) -> dict[str, str]:
@@ -73,10 +84,18 @@ def local_outputs(stack_name: str = LOCAL_STACK) -> dict[str, str]:
 class Stack:
     """Resolves the stack's resource names from its outputs, or from the environment."""
 
-    def __init__(self, stack_name: str | None, api_keys_table: str | None = None, *, local: bool = False) -> None:
+    def __init__(
+        self,
+        stack_name: str | None,
+        api_keys_table: str | None = None,
+        *,
+        local: bool = False,
+        usage_plan: str | None = None,
+    ) -> None:
         self.stack_name = LOCAL_STACK if local else stack_name
         self.api_keys_table = api_keys_table
         self.local = local
+        self.usage_plan_id = usage_plan
 
     @cache  # noqa: B019 - one Stack per command run
     def _outputs(self) -> dict[str, str]:
@@ -85,6 +104,56 @@ class Stack:
         assert self.stack_name is not None
         stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
         return {output["OutputKey"]: str(output["OutputValue"]) for output in stacks[0].get("Outputs", [])}
+
+    @cache  # noqa: B019 - one Stack per command run
+    def _parameters(self) -> dict[str, str]:
+        if self.local or not self.stack_name:
+            return {}
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+        return {item["ParameterKey"]: str(item.get("ParameterValue", "")) for item in stacks[0].get("Parameters", [])}
+
+    def email_sender(self) -> str:
+        """The sender the stack's email integrations use (its EmailSender parameter)."""
+        value = os.environ.get("EMAIL_SENDER") if self.local or not self.stack_name else None
+        if not value and self.local:
+            from devstack.template import load_template
+
+            value = str(load_template(ROOT / "template.yaml").body["Parameters"]["EmailSender"]["Default"])
+        value = value or self._parameters().get("EmailSender")
+        if not value:
+            raise SystemExit("give --sender, --stack, or set EMAIL_SENDER")
+        return value
+
+    def usage_plan(self) -> str | None:
+        """The id of the stack's per-account usage plan (None when the stack has none)."""
+        if self.usage_plan_id:
+            return self.usage_plan_id
+        if self.local:
+            # Its id is made by API Gateway (moto), so it is found by the name the template gives it.
+            name = f"{self.stack_name}-accounts"
+            plans = boto3.client("apigateway").get_usage_plans().get("items", [])
+            return next((plan["id"] for plan in plans if plan.get("name") == name), None)
+        if self.stack_name:
+            return self._outputs().get("AccountUsagePlanId") or None
+        return os.environ.get("ACCOUNT_USAGE_PLAN_ID") or None
+
+    def secrets_prefix(self) -> str:
+        """Where the stack's integration secrets are named: known from the stack's name alone, so that it also
+        works once the stack is deleted (template.yaml: SECRETS_PREFIX is ${AWS::StackName}/integrations)."""
+        if self.stack_name:
+            return f"{self.stack_name}/integrations/"
+        return self.name("secrets_prefix").rstrip("/") + "/"
+
+    def exists(self) -> bool:
+        """Whether the CloudFormation stack exists (the local stack always does while it runs)."""
+        if self.local:
+            return True
+        assert self.stack_name is not None
+        try:
+            stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"]
+        except ClientError:
+            return False
+        return any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks)
 
     def name(self, resource: str) -> str:
         if resource == "api_keys_table" and self.api_keys_table:
@@ -136,15 +205,18 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--local", action="store_true", help="the local stack of `make run` (with AWS_ENDPOINT_URL pointing at it)"
     )
+    parser.add_argument(
+        "--usage-plan", help="the per-account usage plan's id (default: the stack's AccountUsagePlanId output)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    issue = commands.add_parser("issue", help="create a key for an account and print it once")
-    issue.add_argument("--account", required=True, type=account)
-    listing = commands.add_parser("list", help="list an account's key ids")
-    listing.add_argument("--account", required=True, type=account)
-    revoke = commands.add_parser("revoke", help="revoke one of an account's keys by its key id")
-    revoke.add_argument("--account", required=True, type=account)
-    revoke.add_argument("--key-id", required=True)
+    add_key_commands(commands)  # the original spelling: `issue`, `list`, `revoke`
+    keys = commands.add_parser("keys", help="API keys and each account's usage plan")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    add_key_commands(key_actions)
+    plan = key_actions.add_parser("plan", help="show an account's usage plan, or move it to another plan")
+    plan.add_argument("--account", required=True, type=account)
+    plan.add_argument("--to", metavar="USAGE_PLAN_ID", help="move it there ('default': the stack's own plan)")
 
     dlq = commands.add_parser("dlq", help="the dead-letter queues").add_subparsers(dest="action", required=True)
     inspect = dlq.add_parser("inspect", help="counts, reasons and a sample of each dead-letter queue")
@@ -162,27 +234,96 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--account", required=True, type=account)
         sub.add_argument("integration_id", metavar="integrationId")
     disable.add_argument("--reason", help=f"shown as 'Disabled by an operator: <reason>' (≤ {MAX_REASON} chars)")
+
+    ses = commands.add_parser("ses", help="the email sender's SES status").add_subparsers(dest="action", required=True)
+    status = ses.add_parser("status", help="sender identity verification, production access, sending quota")
+    status.add_argument("--sender", help="the sender address (default: the stack's EmailSender)")
+
+    secrets = commands.add_parser("secrets", help="the stack's integration secrets (never their values)")
+    secret_actions = secrets.add_subparsers(dest="action", required=True)
+    list_secrets = secret_actions.add_parser("list", help="list the stack's integration secrets")
+    delete_secrets = secret_actions.add_parser("delete", help="delete them all (after deleting the stack)")
+    for sub in (list_secrets, delete_secrets):
+        sub.add_argument("--stack", dest="secrets_stack", help="the stack (may already be deleted)")
+    delete_secrets.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete_secrets.add_argument(
+        "--without-recovery",
+        action="store_true",
+        help=f"delete at once, unrecoverably (default: scheduled, restorable for {RECOVERY_DAYS} days)",
+    )
     return parser
 
 
+def add_key_commands(commands: Any) -> None:
+    """issue, list and revoke (under `keys`, and at the top level where they started)."""
+    issue = commands.add_parser("issue", help="create a key for an account and print it once")
+    issue.add_argument("--account", required=True, type=account)
+    listing = commands.add_parser("list", help="list an account's key ids")
+    listing.add_argument("--account", required=True, type=account)
+    revoke = commands.add_parser("revoke", help="revoke one of an account's keys by its key id")
+    revoke.add_argument("--account", required=True, type=account)
+    revoke.add_argument("--key-id", required=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    stack = Stack(args.stack, args.table, local=args.local)
+    arguments = parser()
+    args = arguments.parse_args(argv)
+    secrets_stack = getattr(args, "secrets_stack", None)
+    if secrets_stack:
+        if args.stack not in (None, secrets_stack) or args.local or args.table:
+            arguments.error("give the stack once")
+        args.stack = secrets_stack
+    stack = Stack(args.stack, args.table, local=args.local, usage_plan=args.usage_plan)
     commands: dict[str, Callable[[argparse.Namespace, Stack], int]] = {
         "issue": issue_key,
         "list": list_keys,
         "revoke": revoke_key,
         "dlq": dead_letters,
         "integration": switch_integration,
+        "ses": ses_status,
+        "secrets": stack_secrets,
     }
+    if args.command == "keys":
+        key_commands = {"issue": issue_key, "list": list_keys, "revoke": revoke_key, "plan": account_plan}
+        return key_commands[args.action](args, stack)
     return commands[args.command](args, stack)
 
 
 def issue_key(args: argparse.Namespace, stack: Stack) -> int:
-    key = apikeys.generate_key()
-    key_id = apikeys.register_key(stack.name("api_keys_table"), key, args.account)
+    table = stack.name("api_keys_table")
+    usage_plan = stack.usage_plan()
+    if usage_plan is None:
+        # The API requires each account's usage key: a key without one would be refused (403) by API Gateway.
+        raise SystemExit("no usage plan: give --stack, or --usage-plan with --table (the AccountUsagePlanId output)")
+    label = stack.stack_name or table
+    key, key_id = apikeys.issue_key(table, args.account, usage_plan, label)
     print(f"API key for {args.account} (key id {key_id}); it is shown only this once:")
     print(key)
+    return 0
+
+
+def account_plan(args: argparse.Namespace, stack: Stack) -> int:
+    usage_key = apikeys.account_usage_key(stack.name("api_keys_table"), args.account)
+    if usage_key is None:
+        print(f"{args.account} has no key (and so no usage key); issue one first", file=sys.stderr)
+        return 1
+    apigateway = boto3.client("apigateway")
+    if args.to:
+        target = stack.usage_plan() if args.to == "default" else args.to
+        if target is None:
+            raise SystemExit("the stack has no usage plan of its own; name the plan's id")
+        try:
+            left = apikeys.move_usage_key(usage_key.id, target)
+        except ClientError as error:
+            print(f"cannot move {args.account} to {target}: {error.response['Error']['Message']}", file=sys.stderr)
+            return 1
+        print(f"{args.account} moved to usage plan {target}" + (f" (from {', '.join(left)})" if left else ""))
+    for plan_id in apikeys.usage_plans_of(usage_key.id):
+        plan = apigateway.get_usage_plan(usagePlanId=plan_id)
+        throttle, quota = plan.get("throttle") or {}, plan.get("quota") or {}
+        limits = f"{throttle.get('rateLimit', '-')} requests/s, burst {throttle.get('burstLimit', '-')}"
+        limits += f", quota {quota['limit']} per {quota['period'].lower()}" if quota else ", no quota"
+        print(f"{args.account}: usage plan {plan_id} ({plan.get('name', '')}): {limits}")
     return 0
 
 
@@ -193,10 +334,13 @@ def list_keys(args: argparse.Namespace, stack: Stack) -> int:
 
 
 def revoke_key(args: argparse.Namespace, stack: Stack) -> int:
-    if not apikeys.revoke_key(stack.name("api_keys_table"), args.account, args.key_id):
+    revoked, released = apikeys.revoke_and_release(stack.name("api_keys_table"), args.account, args.key_id)
+    if not revoked:
         print(f"no key {args.key_id} for {args.account}", file=sys.stderr)
         return 1
     print(f"revoked {args.key_id}; API Gateway may accept it for up to a minute from its authorizer cache")
+    if released:
+        print(f"that was {args.account}'s last key: its usage key is deleted from API Gateway")
     return 0
 
 
@@ -243,6 +387,93 @@ def switch_integration(args: argparse.Namespace, stack: Stack) -> int:
         print(conflict.message, file=sys.stderr)
         return 1
     print(json.dumps(record.to_response().model_dump(mode="json"), indent=2))
+    return 0
+
+
+def sender_verification(ses: Any, sender: str) -> tuple[bool, str]:
+    """Whether SES lets ``sender`` send: its address identity or its domain's is verified."""
+    domain = sender.rpartition("@")[2]
+    identities = [sender, domain] if domain and domain != sender else [sender]
+    found = ses.get_identity_verification_attributes(Identities=identities)["VerificationAttributes"]
+    states = {identity: found.get(identity, {}).get("VerificationStatus", "not an identity") for identity in identities}
+    verified = any(state == "Success" for state in states.values())
+    return verified, ", ".join(f"{identity}: {state}" for identity, state in states.items())
+
+
+def production_access(sesv2: Any) -> bool | None:
+    """Whether the account is out of the SES sandbox (None when SES does not say)."""
+    try:
+        account_details = sesv2.get_account()
+    except (ClientError, BotoCoreError, NotImplementedError) as error:  # moto has no GetAccount
+        print(f"  (SESv2 GetAccount failed: {error})", file=sys.stderr)
+        return None
+    return bool(account_details.get("ProductionAccessEnabled"))
+
+
+def ses_status(args: argparse.Namespace, stack: Stack) -> int:
+    """Exit status 0 when email can go out to anyone: sender verified and production access granted."""
+    sender = args.sender or stack.email_sender()
+    verified, detail = sender_verification(boto3.client("ses"), sender)
+    print(f"Sender {sender}: {'verified' if verified else 'NOT verified'} ({detail})")
+    production = production_access(boto3.client("sesv2"))
+    print(
+        "Production access: "
+        + {
+            True: "yes (out of the sandbox)",
+            False: "NO: in the SES sandbox, mail goes only to verified addresses (request production access)",
+            None: "unknown",
+        }[production]
+    )
+    quota = boto3.client("ses").get_send_quota()
+    print(
+        f"Sending quota: {quota['Max24HourSend']:g} per 24 h ({quota['SentLast24Hours']:g} sent in the last 24 h),"
+        f" at most {quota['MaxSendRate']:g} per second"
+    )
+    return 0 if verified and production else 1
+
+
+def list_stack_secrets(prefix: str) -> list[dict[str, Any]]:
+    """Every secret named under the prefix, scheduled deletions included (their metadata only, never values)."""
+    pages = boto3.client("secretsmanager").get_paginator("list_secrets")
+    found: list[dict[str, Any]] = []
+    for page in pages.paginate(Filters=[{"Key": "name", "Values": [prefix]}], IncludePlannedDeletion=True):
+        # The name filter is a case-insensitive prefix match: keep exactly this stack's.
+        found += [secret for secret in page["SecretList"] if str(secret["Name"]).startswith(prefix)]
+    return sorted(found, key=lambda secret: str(secret["Name"]))
+
+
+def stack_secrets(args: argparse.Namespace, stack: Stack) -> int:
+    prefix = stack.secrets_prefix()
+    secrets = list_stack_secrets(prefix)
+    scheduled = [secret for secret in secrets if secret.get("DeletedDate")]
+    live = [secret for secret in secrets if not secret.get("DeletedDate")]
+    if args.action == "list":
+        for secret in secrets:
+            deleting = secret.get("DeletedDate")
+            created = secret.get("CreatedDate")
+            state = f"scheduled for deletion since {deleting:%Y-%m-%d}" if deleting else "active"
+            print(f"{secret['Name']}  {state}" + (f"  created {created:%Y-%m-%d}" if created else ""))
+        also = f", {len(scheduled)} already scheduled for deletion" if scheduled else ""
+        print(f"{len(live)} secret(s) under {prefix}{also}")
+        return 0
+    if not live:
+        print(f"no secret to delete under {prefix}" + (f" ({len(scheduled)} already scheduled)" if scheduled else ""))
+        return 0
+    how = "at once, unrecoverably" if args.without_recovery else f"restorable for {RECOVERY_DAYS} days"
+    if stack.stack_name and stack.exists():
+        print(f"WARNING: stack {stack.stack_name} still exists: its integrations stop delivering.")
+    if not args.yes:
+        answer = input(f"Delete {len(live)} secret(s) under {prefix} ({how})? Type 'delete' to confirm: ")
+        if answer.strip() != "delete":
+            print("nothing deleted")
+            return 1
+    client = boto3.client("secretsmanager")
+    for secret in live:
+        if args.without_recovery:
+            client.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+        else:
+            client.delete_secret(SecretId=secret["ARN"], RecoveryWindowInDays=RECOVERY_DAYS)
+    print(f"deleted {len(live)} secret(s) under {prefix} ({how})")
     return 0
 
 

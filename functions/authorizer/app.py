@@ -1,4 +1,4 @@
-"""API Gateway REQUEST authorizer: maps the X-API-Key header to the account it belongs to."""
+"""API Gateway REQUEST authorizer: maps the X-API-Key header to its account (and the account's usage key)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     api_key = headers.get("x-api-key") or ""
     if not api_key:
         raise Exception("Unauthorized")  # API Gateway's convention for a 401
-    account = apikeys.lookup_account(config.api_keys_table, api_key)
-    if account is None:
+    owner = apikeys.lookup(config.api_keys_table, api_key)
+    if owner is None:
         logger.info("Rejected API key", extra={"key_id": apikeys.key_id(api_key)})
-    return gateway_policy.policy(event["methodArn"], account)
+        return gateway_policy.policy(event["methodArn"], None)
+    # The usage key lets API Gateway apply the account's own rate limits (the API's key source is the authorizer).
+    return gateway_policy.policy(event["methodArn"], owner.account_id, owner.usage_key)

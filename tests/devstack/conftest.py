@@ -18,17 +18,24 @@ TEMPLATE = REPO_ROOT / "template.yaml"
 
 # A stand-in authorizer whose answer is chosen by the key itself, so every branch can be reached.
 AUTHORIZER = textwrap.dedent("""
-    def _policy(effect, resource, context=None):
-        return {"principalId": "user-1", "context": context or {},
-                "policyDocument": {"Version": "2012-10-17",
-                                   "Statement": [{"Action": "execute-api:Invoke", "Effect": effect,
-                                                  "Resource": resource}]}}
+    def _policy(effect, resource, context=None, usage_key="usage-key-1"):
+        answer = {"principalId": "user-1", "context": context or {},
+                  "policyDocument": {"Version": "2012-10-17",
+                                     "Statement": [{"Action": "execute-api:Invoke", "Effect": effect,
+                                                    "Resource": resource}]}}
+        if usage_key:
+            answer["usageIdentifierKey"] = usage_key
+        return answer
 
     def lambda_handler(event, context):
         key = {k.lower(): v for k, v in event["headers"].items()}["x-api-key"]
         base = event["methodArn"].split("/", 1)[0]
         if key == "allow":
             return _policy("Allow", base + "/*", {"accountId": "acct_1", "count": 2, "admin": True})
+        if key == "allow-b":
+            return _policy("Allow", base + "/*", {"accountId": "acct_2"}, usage_key="usage-key-2")
+        if key == "no-usage-key":
+            return _policy("Allow", base + "/*", {"accountId": "acct_3"}, usage_key=None)
         if key == "get-only":
             return _policy("Allow", base + "/*/GET/*")
         if key == "deny":

@@ -126,6 +126,11 @@ def _check_against_openapi(method: str, path: str, reply: Reply) -> None:
     jsonschema.validate(reply.body, {**schema, "components": OPENAPI["components"]})
 
 
+# Tests send one account's requests as fast as they can: each account's own rate limit (AccountRateLimit)
+# would answer some 429. Its tests (tests/devstack/test_throttling.py, tests/e2e) set the limits themselves.
+UNTHROTTLED = {"AccountRateLimit": "100000", "AccountBurstLimit": "100000"}
+
+
 @pytest.fixture
 def stack_parameters() -> dict[str, str]:
     """Template parameters for the provisioned stack; override in a test module to change them."""
@@ -136,13 +141,13 @@ def stack_parameters() -> dict[str, str]:
 def api(monkeypatch: pytest.MonkeyPatch, stack_parameters: dict[str, str]) -> Iterator[Api]:
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
-        resources = provision(template, parameters=stack_parameters)
+        resources = provision(template, parameters={**UNTHROTTLED, **stack_parameters})
         functions = load_functions(template, resources)
         for name, value in merged_environment(functions).items():
             monkeypatch.setenv(name, value)
-        tables = resources.ref("ApiKeysTable")
-        apikeys.register_key(tables, KEY_A, "acct_a")
-        apikeys.register_key(tables, KEY_B, "acct_b")
+        table, usage_plan = resources.ref("ApiKeysTable"), resources.ref("AccountUsagePlan")
+        apikeys.issue_key(table, "acct_a", usage_plan, "test", api_key=KEY_A)
+        apikeys.issue_key(table, "acct_b", usage_plan, "test", api_key=KEY_B)
         yield Api(Gateway(load_api(template, resources, functions), functions), resources, functions)
 
 

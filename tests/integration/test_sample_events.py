@@ -40,7 +40,7 @@ def test_each_route_sample_event_gets_its_documented_answer(api: Api) -> None:
 
 
 def test_authorizer_sample_event_is_allowed_for_a_registered_key(api: Api) -> None:
-    apikeys.register_key(api.table("ApiKeysTable"), "apvk_local_dev", "acct_local")
+    apikeys.issue_key(api.table("ApiKeysTable"), "acct_local", api.table("AccountUsagePlan"), "test", "apvk_local_dev")
     policy = api.functions["AuthorizerFunction"].invoke(sample("authorizer"))
     assert policy["principalId"] == "acct_local"
     assert policy["context"] == {"accountId": "acct_local"}

@@ -27,6 +27,13 @@ def test_a_known_key_is_allowed_every_route_of_its_stage_with_its_account() -> N
     }
 
 
+def test_the_accounts_usage_key_is_the_usage_identifier_key_api_gateway_throttles_by() -> None:
+    answer = gateway_policy.policy(ARN, "acct_1", "gw-usage-key-value-0123456789")
+    assert answer["usageIdentifierKey"] == "gw-usage-key-value-0123456789"
+    assert answer["context"] == {"accountId": "acct_1"}, "the usage key is not handed to the functions"
+    assert "usageIdentifierKey" not in gateway_policy.policy(ARN, None, "gw-usage-key-value-0123456789")
+
+
 def test_an_unknown_key_is_denied_every_route_without_a_context() -> None:
     answer = gateway_policy.policy(ARN, None)
     [statement] = answer["policyDocument"]["Statement"]

@@ -112,12 +112,22 @@ def local_settings(template_env: Mapping[str, str], environ: Mapping[str, str]) 
     return settings
 
 
-def register_api_keys(table_name: str, keys: Mapping[str, str]) -> None:
-    """Store the local API keys through the service's own code, hashed as in production."""
-    from integrations.apikeys import register_key  # the layer is on sys.path by now
+def register_api_keys(table_name: str, keys: Mapping[str, str], usage_plan_id: str | None, stack_name: str) -> None:
+    """Store the local API keys through the service's own code, hashed as in production, each account's usage
+    key in the stack's usage plan (as `tools/ops.py keys issue` does)."""
+    from integrations.apikeys import issue_key  # the layer is on sys.path by now
 
     for api_key, account_id in keys.items():
-        register_key(table_name, api_key, account_id)
+        issue_key(table_name, account_id, usage_plan_id, stack_name, api_key=api_key)
+
+
+def parameter_overrides(environ: Mapping[str, str], argv_parameters: list[str]) -> dict[str, str]:
+    """Template parameters from DEVSTACK_PARAMETERS ("Name=value,Name2=value2"), then --parameter (which wins)."""
+    entries = [item.strip() for item in environ.get("DEVSTACK_PARAMETERS", "").split(",") if item.strip()]
+    entries += argv_parameters
+    if any("=" not in item for item in entries):
+        raise StartupError("DEVSTACK_PARAMETERS and --parameter take NAME=VALUE")
+    return dict(item.split("=", 1) for item in entries)
 
 
 class LocalStack:
@@ -136,9 +146,7 @@ class LocalStack:
         _check_free(aws_port, "AWS_PORT")
         _check_free(api_port, "API_PORT")
         keys = parse_api_keys(os.environ.get("LOCAL_API_KEYS", DEFAULT_API_KEYS))
-        if any("=" not in item for item in self.args.parameter):
-            raise StartupError("--parameter takes NAME=VALUE")
-        parameters = dict(item.split("=", 1) for item in self.args.parameter)
+        parameters = parameter_overrides(os.environ, self.args.parameter)
 
         atomic.install()  # DynamoDB's per-item atomicity, which parallel dispatches rely on
         self.moto = ThreadedMotoServer(ip_address=HOST, port=aws_port, verbose=False)
@@ -160,7 +168,9 @@ class LocalStack:
         if keys:
             if "API_KEYS_TABLE" not in os.environ:
                 raise StartupError("no function declares API_KEYS_TABLE; cannot register LOCAL_API_KEYS")
-            register_api_keys(os.environ["API_KEYS_TABLE"], keys)
+            plans = resources.of_type("AWS::ApiGateway::UsagePlan")
+            usage_plan = plans[0].ref if plans else None
+            register_api_keys(os.environ["API_KEYS_TABLE"], keys, usage_plan, self.args.stack_name)
 
         self.pollers = list(start_pollers(functions, resources, client_factory(session), self.stop_event))
         api = load_api(template, resources, functions)

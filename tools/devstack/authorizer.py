@@ -49,6 +49,7 @@ class Policy:
     principal_id: str
     statements: tuple[Mapping[str, Any], ...]
     context: dict[str, str]
+    usage_identifier_key: str | None = None  # the API key whose usage plan applies (ApiKeySourceType AUTHORIZER)
 
 
 def load_authorizers(auth: Mapping[str, Any], resources: Resources) -> dict[str, AuthorizerConfig]:
@@ -114,7 +115,13 @@ def parse_policy(response: Any) -> Policy:
         log.error("authorizer returned a malformed response: %s", error)
         raise GatewayError("AUTHORIZER_CONFIGURATION_ERROR", None) from error
     # REST APIs hand context values to the integration as strings.
-    return Policy(str(principal_id), tuple(statements), {str(k): to_env_value(v) for k, v in context.items()})
+    usage_key = response.get("usageIdentifierKey")
+    return Policy(
+        str(principal_id),
+        tuple(statements),
+        {str(k): to_env_value(v) for k, v in context.items()},
+        str(usage_key) if usage_key else None,
+    )
 
 
 class Authorizer:

@@ -215,6 +215,25 @@ def _create_parameter(client: ClientFactory, record: ResourceRecord, props: dict
     client("ssm").put_parameter(Name=record.name, Value=to_env_value(props["Value"]), Type=props.get("Type", "String"))
 
 
+def _create_usage_plan(client: ClientFactory, record: ResourceRecord, props: dict[str, Any]) -> None:
+    # Made in moto so that tools/ops.py and the local stack add each account's usage key to it, as in AWS; the
+    # gateway emulator applies its limits (devstack.throttling).
+    args: dict[str, Any] = {"name": props.get("UsagePlanName", record.name)}
+    if "Description" in props:
+        args["description"] = props["Description"]
+    args["apiStages"] = [{"apiId": stage["ApiId"], "stage": stage["Stage"]} for stage in props.get("ApiStages") or []]
+    throttle = props.get("Throttle") or {}
+    if throttle:
+        args["throttle"] = {
+            **({"rateLimit": float(throttle["RateLimit"])} if "RateLimit" in throttle else {}),
+            **({"burstLimit": int(throttle["BurstLimit"])} if "BurstLimit" in throttle else {}),
+        }
+    quota = props.get("Quota") or {}
+    if quota:
+        args["quota"] = {"limit": int(quota["Limit"]), "period": quota["Period"], "offset": int(quota.get("Offset", 0))}
+    record.ref = client("apigateway").create_usage_plan(**args)["id"]
+
+
 CREATORS: dict[str, Callable[[ClientFactory, ResourceRecord, dict[str, Any]], None]] = {
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SQS::Queue": _create_queue,
@@ -224,4 +243,5 @@ CREATORS: dict[str, Callable[[ClientFactory, ResourceRecord, dict[str, Any]], No
     "AWS::SNS::Subscription": _create_subscription,
     "AWS::SecretsManager::Secret": _create_secret,
     "AWS::SSM::Parameter": _create_parameter,
+    "AWS::ApiGateway::UsagePlan": _create_usage_plan,
 }

@@ -20,6 +20,7 @@ from devstack.proxy import GatewayResponses, HttpRequest, HttpResponse, proxy_ev
 from devstack.resources import Resources
 from devstack.routing import Route, RouteTable
 from devstack.template import ACCOUNT_ID, PARTITION, REGION, Template, TemplateError
+from devstack.throttling import AccountLimits, UsageLimiter, api_key_required, load_limits
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class ApiConfig:
     routes: RouteTable
     authorizers: dict[str, AuthorizerConfig]
     responses: GatewayResponses
+    # Per-account limits: each request's API key from the authorizer, limited by the stage's usage plan.
+    api_key_required: bool = False
+    account_limits: AccountLimits | None = None
 
 
 def load_api(template: Template, resources: Resources, functions: Mapping[str, Function]) -> ApiConfig:
@@ -90,6 +94,8 @@ def load_api(template: Template, resources: Resources, functions: Mapping[str, F
         routes=RouteTable(routes),
         authorizers=load_authorizers(props.get("Auth") or {}, resources),
         responses=GatewayResponses(resolver.resolve(props.get("GatewayResponses") or {})),
+        api_key_required=api_key_required(props),
+        account_limits=load_limits(template, resources, logical_id) if logical_id in template.resources else None,
     )
 
 
@@ -112,6 +118,7 @@ class Gateway:
         self.authorizers = {
             name: Authorizer(config, functions[config.function]) for name, config in api.authorizers.items()
         }
+        self.usage = UsageLimiter(api.account_limits) if api.account_limits else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -186,6 +193,10 @@ class Gateway:
                 policy = self.authorizers[route.authorizer].authorize(event, method_arn)
             except GatewayError as error:
                 return self.error(error.response_type, error.message, request_id)
+            if self.api.api_key_required:
+                refused = self.usage.admit(policy.usage_identifier_key) if self.usage else None
+                if refused is not None or not policy.usage_identifier_key:
+                    return self.error(refused or "INVALID_API_KEY", None, request_id)
             event["requestContext"]["authorizer"] = {
                 "principalId": policy.principal_id,
                 **policy.context,

@@ -19,8 +19,11 @@ RESPONSE_TYPES: dict[str, tuple[int, str | None]] = {
     "ACCESS_DENIED": (403, "User is not authorized to access this resource"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
     "AUTHORIZER_FAILURE": (500, None),
+    "INVALID_API_KEY": (403, "Forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "THROTTLED": (429, "Too Many Requests"),
     "UNAUTHORIZED": (401, "Unauthorized"),
 }
 DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'

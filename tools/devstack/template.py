@@ -181,7 +181,7 @@ def referenced_names(value: Any) -> set[str]:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if key == "Ref" and isinstance(item, str):
-                names.add(item)
+                names.add(item.split(".", 1)[0])  # SAM's MyApi.Stage refers to MyApi
             elif key == "Fn::GetAtt":
                 target = item.split(".", 1)[0] if isinstance(item, str) else item[0]
                 if isinstance(target, str):
@@ -292,7 +292,15 @@ class Resolver:
             return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name.endswith(".Stage") and name.split(".", 1)[0] in self.template.resources:
+            return self._api_stage(name.split(".", 1)[0])
         return self._resource_source(name).ref(name)
+
+    def _api_stage(self, api: str) -> Any:
+        """SAM's ``!Ref MyApi.Stage``: the stage name of an AWS::Serverless::Api."""
+        if self.template.resources[api].get("Type") != "AWS::Serverless::Api":
+            raise TemplateError(f"Ref {api}.Stage: {api} is not an AWS::Serverless::Api")
+        return self.resolve(self.template.properties(api).get("StageName", "Prod"))
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
         """Resolve Fn::GetAtt of a resource."""

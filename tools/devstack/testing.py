@@ -14,8 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from devstack.template import load_template
+
 TOOLS_DIR = Path(__file__).resolve().parents[1]
 READY = re.compile(r"ready: API (\S+) · AWS (\S+)")
+# Tests and benches send one account's requests as fast as they can (and poll): each account's own rate limit
+# (template.yaml's AccountRateLimit) would answer them 429. A test of that limit sets DEVSTACK_PARAMETERS itself.
+UNTHROTTLED = "AccountRateLimit=100000,AccountBurstLimit=100000"
 
 
 def _pump(stream: IO[bytes], lines: queue.Queue[str | None], log_path: Path | None) -> None:
@@ -52,6 +57,9 @@ def start_local_stack(
     """Start the local stack (on OS-chosen ports unless env sets them); returns (process, api_url, aws_url)."""
     # Unbuffered, so handlers' log lines reach log_path while the stack runs, not when it exits.
     child_env = {**os.environ, "AWS_PORT": "0", "API_PORT": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
+    declared = load_template(template or TOOLS_DIR.parent / "template.yaml").body.get("Parameters") or {}
+    if {"AccountRateLimit", "AccountBurstLimit"} <= set(declared):
+        child_env.setdefault("DEVSTACK_PARAMETERS", UNTHROTTLED)
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TOOLS_DIR), child_env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "devstack"]
     if template is not None:

@@ -19,10 +19,11 @@ def stage_routes(method_arn: str) -> str:
     return f"{api}/{stage}/*/*"
 
 
-def policy(method_arn: str, account: str | None) -> dict[str, Any]:
+def policy(method_arn: str, account: str | None, usage_key: str | None = None) -> dict[str, Any]:
     """Allow every route with the account in the context, or deny every route (API Gateway answers 403).
 
-    One policy covers all routes because API Gateway caches it per key for all of them.
+    One policy covers all routes because API Gateway caches it per key for all of them. ``usage_key`` is the
+    account's API Gateway API key value: API Gateway applies its usage plan's per-account limits to it.
     """
     statement = {
         "Action": "execute-api:Invoke",
@@ -35,4 +36,6 @@ def policy(method_arn: str, account: str | None) -> dict[str, Any]:
     }
     if account:
         answer["context"] = {"accountId": account}
+        if usage_key:
+            answer["usageIdentifierKey"] = usage_key
     return answer
