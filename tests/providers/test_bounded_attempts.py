@@ -31,7 +31,8 @@ def send_slack(url: str, *, test: bool = False) -> Outcome:
 
 
 def send_webhook(url: str, *, test: bool = False) -> Outcome:
-    delivery = make_delivery(Webhook, {"url": url + "/hooks/apviso", "secret": "whsec_c2VjcmV0LXNpZ25pbmcta2V5"}, test=test)
+    credentials = {"url": url + "/hooks/apviso", "secret": "whsec_c2VjcmV0LXNpZ25pbmcta2V5"}
+    delivery = make_delivery(Webhook, credentials, test=test)
     return (Webhook.send_test if test else Webhook.send)(delivery, send_context())
 
 
@@ -173,7 +174,8 @@ def receiver_then() -> Iterator[FakeReceiver]:
 
 def test_connections_stay_usable_after_a_cut_answer_and_a_timeout(receiver_then: FakeReceiver) -> None:
     # A cut answer's connection is closed, not returned to the pool with unread bytes; a timed-out one too.
-    receiver_then.script(Reply(500, "x" * (http.ANSWER_LIMIT * 2)), Reply(201, "created"), Reply(200, delay=1), Reply(202))
+    too_long = Reply(500, "x" * (http.ANSWER_LIMIT * 2))
+    receiver_then.script(too_long, Reply(201, "created"), Reply(200, delay=1), Reply(202))
     url = receiver_then.url
     first = http.post(url, json_body={})
     second = http.post(url, json_body={})
