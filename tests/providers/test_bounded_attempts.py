@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import gc
+import socket
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from integrations import http
+from integrations import http, settings
 from integrations.delivery import Outcome
 from integrations.providers.jira import Jira
 from integrations.providers.pagerduty import PagerDuty
@@ -18,6 +19,7 @@ from integrations.providers.slack import Slack
 from integrations.providers.webhook import Webhook
 from tests.providers.fakes import FakeReceiver, FakeSlack, Reply, make_delivery, scanner_event, send_context
 from tests.providers.hostile import DRIPPING_BODY, DRIPPING_HEAD, Answer, HostileReceiver, huge
+from tests.security.network import FakeNetwork
 
 DEADLINE = 1.0  # seconds: the drips below send a byte every 0.2 s, so no single socket read ever times out
 SLACK = FakeSlack.PATH
@@ -185,3 +187,34 @@ def test_connections_stay_usable_after_a_cut_answer_and_a_timeout(receiver_then:
     assert (first.status, first.truncated) == (500, True)
     assert (second.status, second.text, second.truncated) == (201, "created", False)
     assert fourth.status == 202
+
+
+def test_several_silent_addresses_cannot_add_up_past_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the SSRF guard on, the connection tries each checked address in turn, each with the connect timeout:
+    # four blackholed addresses would take four connect timeouts, unless each gets only what is left.
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "false")
+    settings.load.cache_clear()
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.4)
+    network = FakeNetwork.install(monkeypatch)
+    network.add("blackholed.example", *(f"93.184.215.{n}" for n in range(14, 18)))
+    tried: list[float | None] = []
+
+    def silent(sock: socket.socket, address: object) -> None:
+        tried.append(sock.gettimeout())
+        time.sleep(sock.gettimeout() or 0)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket.socket, "connect", silent)
+    http._session.cache_clear()
+    try:
+        started = time.monotonic()
+        with pytest.raises(http.TransportError) as raised:
+            http.post("https://blackholed.example/hook", json_body={}, deadline=http.attempt_deadline(1.0))
+        took = time.monotonic() - started
+    finally:
+        http._session.cache_clear()
+        settings.load.cache_clear()
+
+    assert str(raised.value).startswith("Timeout")
+    assert len(tried) >= 3, "several addresses were tried"
+    assert took < 1.0 + 0.3

@@ -9,7 +9,9 @@ verification all still use the URL's host name, as urllib3 does for any connecti
 Every request is bounded as a whole, not per socket operation: ``requests``' timeouts restart at each
 packet, so a receiver dripping one byte every two seconds would hold an attempt forever. A deadline watch
 (``_Deadline``) shuts the request's socket down when the attempt's time is up, whatever it is waiting for
-(TLS handshake, sending, the status line, headers or body), and the attempt fails as a timeout. Only the
+(TLS handshake, sending, the status line, headers or body), and the attempt fails as a timeout; connecting
+gets what is left of the deadline, address after address. (The name lookup before any socket exists is bounded
+by the resolver's own timeout.) Only the
 first ``ANSWER_LIMIT`` bytes of an answer are read (enough for any provider's error message); the rest is
 never read, and the connection is closed instead of drained.
 """
@@ -106,7 +108,7 @@ class _Deadline:
         self.expires_at = expires_at
         self.expired = False
         self._lock = threading.Lock()
-        self._connections: list[_GuardedConnection] = []
+        self._connections: set[_GuardedConnection] = set()
         self._timer = threading.Timer(max(0.0, expires_at - time.monotonic()), self._expire)
         self._timer.daemon = True
 
@@ -129,7 +131,7 @@ class _Deadline:
 
     def watch(self, connection: _GuardedConnection) -> None:
         with self._lock:
-            self._connections.append(connection)
+            self._connections.add(connection)
             connection.watch_with(self)
             if self.expired:
                 connection.interrupt(self)
@@ -142,6 +144,14 @@ class _Deadline:
 
 
 _current = threading.local()  # the _Deadline of the request this thread is making, if any
+
+
+def _within_deadline(timeout: Any) -> Any:
+    """A socket timeout no longer than what is left of this thread's request deadline (if it has one)."""
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
+    if deadline is None or not isinstance(timeout, int | float):
+        return timeout
+    return min(timeout, deadline.remaining())
 
 
 def _watch_current(connection: _GuardedConnection) -> None:
@@ -216,10 +226,14 @@ class _GuardedConnection(HTTPConnection):
             raise ssrf.RefusedDestination("not a valid address") from None
         failure: OSError | None = None
         for address in addresses:  # each was checked; the resolver is not asked again
+            timeout = _within_deadline(self.timeout)  # several silent addresses cannot add up past the deadline
+            if timeout == 0:
+                failure = TimeoutError()
+                break
             try:
                 return connection.create_connection(
                     (str(address), self.port),
-                    self.timeout,
+                    timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
