@@ -2,7 +2,9 @@
 
 The jobs of a batch are delivered concurrently, one thread per integration, each integration's jobs in order
 (integrations.batch). A job whose destination's rate allows no message for a while goes back to the queue
-with that delay, without counting as an attempt (integrations.pacing).
+with that delay, without counting as an attempt (integrations.pacing). So does a job that this invocation has
+no longer the time to attempt: every attempt is bounded (dispatch.attempt_budget), and the batch must end
+before the function's timeout cuts an attempt short.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from integrations.observability import logger, record_service_failure, tracer
 processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     job = DeliveryJob.model_validate_json(record.body)
     carried = record.message_attributes[retry.ATTEMPTS_MADE]  # None when absent
     attempt = retry.attempt_number(
@@ -30,15 +32,21 @@ def record_handler(record: SQSRecord) -> None:
     # Context-local, not the logger's shared keys: other threads deliver other jobs meanwhile.
     logger.thread_safe_append_keys(correlation_id=job.deliveryId)
     try:
-        deliver(record, job, attempt)
+        deliver(record, job, attempt, lambda_context.get_remaining_time_in_millis() / 1000)
     finally:
         logger.thread_safe_remove_keys(["correlation_id"])
 
 
-def deliver(record: SQSRecord, job: DeliveryJob, attempt: int) -> None:
+def deliver(record: SQSRecord, job: DeliveryJob, attempt: int, seconds_left: float) -> None:
     queues = settings.load(settings.QueueSettings)
     if attempt > queues.max_delivery_attempts:  # a re-queued job whose last attempt died before parking it
         retry.dead_letter(queues.deliveries_dlq_url, record.body, f"{attempt - 1} attempts made")
+        return
+    if seconds_left < dispatch.attempt_budget():
+        # The jobs of one integration run one after another: late in a slow batch, the next might not finish
+        # before the timeout. Queued anew at once, without counting an attempt, for another invocation.
+        logger.info("Delivery deferred: not enough time left", extra={"attempt": attempt, "seconds_left": seconds_left})
+        retry.requeue(queues.deliveries_queue_url, record.body, 0, attempts_made=attempt - 1)
         return
     try:
         outcome = dispatch.from_environment().deliver(job, attempt)

@@ -75,7 +75,7 @@ def stack_parameters() -> dict[str, str]:
 def _loopback_receivers_and_instant_retries(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
     monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
-    monkeypatch.setattr(http, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(http, "ATTEMPT_DEADLINE", 0.3)
     settings.load.cache_clear()
 
 

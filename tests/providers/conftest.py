@@ -40,6 +40,6 @@ def pagerduty() -> Iterator[FakePagerDuty]:
 
 @pytest.fixture
 def short_read_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Senders rely on http.post's default read timeout; shorten it so a slow answer times out quickly."""
-    monkeypatch.setattr(http, "READ_TIMEOUT", SHORT_READ_TIMEOUT)
+    """Senders rely on http.post's default attempt deadline; shorten it so a slow answer times out quickly."""
+    monkeypatch.setattr(http, "ATTEMPT_DEADLINE", SHORT_READ_TIMEOUT)
     return SHORT_READ_TIMEOUT

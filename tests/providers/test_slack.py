@@ -200,7 +200,7 @@ def test_an_answer_slower_than_the_timeout_is_retried(slack: FakeSlack, short_re
 
     assert time.monotonic() - started < 1
     assert outcome == Outcome(
-        False, None, outcome.response_time_ms, f"No response within {short_read_timeout:g} s", True
+        False, None, outcome.response_time_ms, f"Timeout: no complete response within {short_read_timeout:g} s", True
     )
     assert_no_credential(outcome, slack)
 

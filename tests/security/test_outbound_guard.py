@@ -169,7 +169,7 @@ def test_redirects_are_never_followed_even_where_local_destinations_are_allowed(
 def test_allow_local_destinations_turns_the_guard_off(receiver: FakeReceiver, listener: CountingListener) -> None:
     assert http.post(receiver.url + "/hook", json_body={}).status == 200
     with pytest.raises(http.TransportError) as failed:  # reached, not refused: the listener never answers
-        http.request("GET", f"http://127.0.0.1:{listener.port}/", timeout=0.2)
+        http.request("GET", f"http://127.0.0.1:{listener.port}/", deadline=http.attempt_deadline(0.2))
     assert not isinstance(failed.value, http.DestinationRefused)
     assert listener.accepted() == 1
 

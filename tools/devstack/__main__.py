@@ -72,10 +72,13 @@ def _port(name: str, default: int) -> int:
 
 
 def _check_free(port: int, name: str) -> None:
-    # moto's server thread would hang on a busy port instead of failing, so look first.
+    # moto's server thread would hang on a busy port instead of failing, so look first. With SO_REUSEADDR, as both
+    # servers bind: a port whose only sockets are a stopped stack's connections in TIME-WAIT is free to them (and
+    # to this probe), while a port another program listens on still is not.
     if port == 0:
         return
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError as error:

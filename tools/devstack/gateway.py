@@ -217,6 +217,9 @@ class Gateway:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of clients overflowed it and saw resets. A gateway queues
+    # a burst (each accepted connection gets its thread), so the queue holds far more than any test's burst.
+    request_queue_size = 1024
     gateway: Gateway
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -238,6 +241,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — the base class's signature
         if _debug():
             super().log_message(format, *args)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        # http.server answers a method it has no do_<METHOD> for with its own 501 HTML page. API Gateway takes any
+        # method (the template's ANY routes answer 405 on a known path, 404 elsewhere), so every method is served.
+        setattr(self, f"do_{self.command}", self._serve)
+        return True
 
     def _read_chunked(self) -> bytes | None:
         body = bytearray()
@@ -290,5 +301,3 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve

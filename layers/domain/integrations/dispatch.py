@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import clock, once, pacing, settings, signing
+from integrations import clock, http, once, pacing, settings, signing
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
 from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
@@ -22,6 +22,14 @@ from integrations.providers import PROVIDERS
 from integrations.providers.base import SendContext, parse_settings
 from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
+
+# Seconds an attempt's own AWS calls usually take at most (integration, credentials, idempotency, log, state).
+SERVICE_CALLS_ALLOWANCE = 5.0
+
+
+def attempt_budget() -> float:
+    """The seconds one attempt may take: its wait for a slot, its HTTP deadline, and the service's own calls."""
+    return pacing.MAX_INLINE_WAIT + http.ATTEMPT_DEADLINE + SERVICE_CALLS_ALLOWANCE
 
 
 class RetryableFailure(Exception):

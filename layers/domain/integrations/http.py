@@ -5,13 +5,24 @@ opened, refused when any address is not globally routable, and the socket is con
 those addresses. Only the socket's peer changes: the request's Host header, TLS SNI and certificate
 verification all still use the URL's host name, as urllib3 does for any connection.
 ``ALLOW_LOCAL_DESTINATIONS`` (local stack and tests) turns the guard off.
+
+Every request is bounded as a whole, not per socket operation: ``requests``' timeouts restart at each
+packet, so a receiver dripping one byte every two seconds would hold an attempt forever. A deadline watch
+(``_Deadline``) shuts the request's socket down when the attempt's time is up, whatever it is waiting for
+(TLS handshake, sending, the status line, headers or body), and the attempt fails as a timeout; connecting
+gets what is left of the deadline, address after address. (The name lookup before any socket exists is bounded
+by the resolver's own timeout.) Only the
+first ``ANSWER_LIMIT`` bytes of an answer are read (enough for any provider's error message); the rest is
+never read, and the connection is closed instead of drained.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util import connection
 
 from integrations import settings, ssrf
@@ -33,8 +51,9 @@ if TYPE_CHECKING:
     import requests.adapters
 
 USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
-CONNECT_TIMEOUT = 3.05
-READ_TIMEOUT = 10.0
+ATTEMPT_DEADLINE = 10.0  # seconds for one attempt's HTTP, all in: connect, TLS, send, the whole answer
+CONNECT_TIMEOUT = 3.05  # within the deadline: a dead host fails fast, leaving the rest of it unused
+ANSWER_LIMIT = 64 * 1024  # bytes of an answer kept: any provider's error message fits; the rest is not read
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 MAX_RETRY_AFTER = 12 * 3600  # SQS cannot hide a message longer
 REDACTED = "[redacted]"
@@ -45,8 +64,9 @@ class HttpResponse:
     status: int
     reason: str
     headers: Mapping[str, str]
-    text: str
+    text: str  # at most ANSWER_LIMIT bytes of the body, decoded
     elapsed_ms: int
+    truncated: bool = False  # the body was longer than ANSWER_LIMIT; the rest was not read
 
 
 class TransportError(Exception):
@@ -77,10 +97,124 @@ def local_destinations_allowed() -> bool:
     return bool(settings.load(settings.DeliverySettings).allow_local_destinations)
 
 
+class _Deadline:
+    """The time limit of one request: when it passes, the sockets the request is using are shut down.
+
+    Shutting a socket down (not closing it: the descriptor stays owned by its connection) wakes whatever
+    is blocked on it at once; the request then fails, and ``expired`` tells that it was the deadline.
+    """
+
+    def __init__(self, expires_at: float) -> None:
+        self.expires_at = expires_at
+        self.expired = False
+        self._lock = threading.Lock()
+        self._connections: set[_GuardedConnection] = set()
+        self._timer = threading.Timer(max(0.0, expires_at - time.monotonic()), self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - time.monotonic())
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Before the connection goes back to the pool: another request may take it next.
+        self._timer.cancel()
+        _current.deadline = None
+        with self._lock:
+            for connection in self._connections:
+                connection.release_watch(self)
+            self._connections.clear()
+
+    def watch(self, connection: _GuardedConnection) -> None:
+        with self._lock:
+            self._connections.add(connection)
+            connection.watch_with(self)
+            if self.expired:
+                connection.interrupt(self)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for connection in self._connections:
+                connection.interrupt(self)
+
+
+_current = threading.local()  # the _Deadline of the request this thread is making, if any
+
+
+def _within_deadline(timeout: Any) -> Any:
+    """A socket timeout no longer than what is left of this thread's request deadline (if it has one)."""
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
+    if deadline is None or not isinstance(timeout, int | float):
+        return timeout
+    return min(timeout, deadline.remaining())
+
+
+def _watch_current(connection: _GuardedConnection) -> None:
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(connection)
+
+
 class _GuardedConnection(HTTPConnection):
-    """Resolves and checks the host when the socket is opened, then connects only to a checked address."""
+    """Resolves and checks the host when the socket is opened, then connects only to a checked address.
+
+    Each connection keeps a duplicate of its socket's descriptor, so that a request's deadline can shut the
+    socket down even while TLS wraps it, and never touches a descriptor the connection has since closed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._interrupt_lock = threading.Lock()
+        self._interrupter: socket.socket | None = None
+        self._watched_by: _Deadline | None = None
 
     def _new_conn(self) -> socket.socket:
+        sock = self._open_socket()
+        with self._interrupt_lock:
+            if self._interrupter is not None:
+                self._interrupter.close()
+            self._interrupter = sock.dup()
+        _watch_current(self)  # the TLS handshake that follows is within the deadline too
+        return sock
+
+    def request(  # type: ignore[override]  # urllib3's own signature, with its options passed through
+        self, method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None, **options: Any
+    ) -> None:
+        _watch_current(self)  # a pooled connection, reused by this request
+        super().request(method, url, body, headers, **options)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            with self._interrupt_lock:
+                if self._interrupter is not None:
+                    self._interrupter.close()
+                    self._interrupter = None
+
+    def watch_with(self, deadline: _Deadline) -> None:
+        with self._interrupt_lock:
+            self._watched_by = deadline
+
+    def release_watch(self, deadline: _Deadline | None) -> None:
+        """No longer interruptible by ``deadline`` (by any deadline, when None: the connection went idle)."""
+        with self._interrupt_lock:
+            if deadline is None or self._watched_by is deadline:
+                self._watched_by = None
+
+    def interrupt(self, deadline: _Deadline) -> None:
+        """Shut the socket down, if ``deadline`` still governs this connection (not a later request's)."""
+        with self._interrupt_lock:
+            if self._watched_by is deadline and self._interrupter is not None:
+                with contextlib.suppress(OSError):  # already disconnected
+                    self._interrupter.shutdown(socket.SHUT_RDWR)
+
+    def _open_socket(self) -> socket.socket:
         if local_destinations_allowed():
             return super()._new_conn()
         try:
@@ -92,10 +226,14 @@ class _GuardedConnection(HTTPConnection):
             raise ssrf.RefusedDestination("not a valid address") from None
         failure: OSError | None = None
         for address in addresses:  # each was checked; the resolver is not asked again
+            timeout = _within_deadline(self.timeout)  # several silent addresses cannot add up past the deadline
+            if timeout == 0:
+                failure = TimeoutError()
+                break
             try:
                 return connection.create_connection(
                     (str(address), self.port),
-                    self.timeout,
+                    timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
@@ -110,12 +248,26 @@ class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
     """TLS over a guarded socket: SNI and certificate verification still use the URL's host name."""
 
 
+def _idle(connection: object) -> None:
+    # Back in the pool: the deadline of the request that used it may no longer shut it down.
+    if isinstance(connection, _GuardedConnection):
+        connection.release_watch(None)
+
+
 class _GuardedPool(HTTPConnectionPool):
     ConnectionCls = _GuardedConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _idle(conn)
+        super()._put_conn(conn)
 
 
 class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
+
+    def _put_conn(self, conn: Any) -> None:
+        _idle(conn)
+        super()._put_conn(conn)
 
 
 @cache
@@ -158,6 +310,23 @@ def _session() -> requests.Session:
     return session
 
 
+@dataclass(frozen=True)
+class AttemptDeadline:
+    """When an attempt's HTTP must be over (``time.monotonic()``), and the allowance it was given."""
+
+    expires_at: float
+    seconds: float
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - time.monotonic())
+
+
+def attempt_deadline(seconds: float | None = None) -> AttemptDeadline:
+    """A deadline from now: ATTEMPT_DEADLINE unless told. An attempt of several requests shares one."""
+    seconds = ATTEMPT_DEADLINE if seconds is None else seconds
+    return AttemptDeadline(time.monotonic() + seconds, seconds)
+
+
 def post(
     url: str,
     *,
@@ -165,10 +334,10 @@ def post(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    timeout: float | None = None,
+    deadline: AttemptDeadline | None = None,
 ) -> HttpResponse:
     """POST and return the answer, whatever its status; raises TransportError when there is none."""
-    return request("POST", url, json_body=json_body, data=data, headers=headers, auth=auth, timeout=timeout)
+    return request("POST", url, json_body=json_body, data=data, headers=headers, auth=auth, deadline=deadline)
 
 
 def request(
@@ -179,53 +348,109 @@ def request(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    timeout: float | None = None,
+    deadline: AttemptDeadline | None = None,
 ) -> HttpResponse:
-    """One HTTP request with the service's User-Agent, bounded timeouts and no redirects."""
+    """One HTTP request with the service's User-Agent, no redirects, over by ``deadline`` (a new attempt's if None).
+
+    The answer's body is read up to ANSWER_LIMIT bytes; a longer one is cut there and its connection closed.
+    """
     import requests  # at the first request, not with this module (see _guarded_adapter)
 
-    timeout = READ_TIMEOUT if timeout is None else timeout
-    sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    deadline = deadline or attempt_deadline()
+    # identity: the prefix read is of the bytes as sent, never of a decompressed (and unbounded) stream.
+    sent_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
     started = time.monotonic()
+    with _Deadline(deadline.expires_at) as watch:
+        try:
+            response = _session().request(
+                method,
+                url,
+                json=json_body,
+                data=data,
+                headers=sent_headers,
+                auth=auth,
+                # Per socket operation, within the deadline; the watch bounds the whole.
+                timeout=(min(CONNECT_TIMEOUT, deadline.remaining()), deadline.remaining()),
+                allow_redirects=False,
+                stream=True,
+            )
+        except ssrf.RefusedDestination as error:
+            # The address, never the URL (a credential), so that an operator can see what was attempted.
+            logger.warning(
+                "Refused outbound destination", extra={"reason": error.reason, "address": str(error.address or "")}
+            )
+            raise DestinationRefused(str(error), _elapsed(started)) from None
+        except (requests.exceptions.InvalidURL, LocationParseError):
+            # A host no resolver can take (e.g. a label over 63 characters): retrying cannot help.
+            raise TransportError(
+                "The destination URL's host is not a valid name", _elapsed(started), retryable=False
+            ) from None
+        except requests.exceptions.RequestException as error:
+            # requests' messages quote the URL (a Slack URL is a credential): describe, never repeat.
+            message = _timed_out(deadline) if watch.expired else _describe(error, deadline)
+            raise TransportError(message, _elapsed(started)) from None
+        try:
+            body, truncated = _read_prefix(response)
+        except (OSError, HTTPError) as error:  # urllib3's and the socket's own, as the raw stream raises them
+            message = _timed_out(deadline) if watch.expired or isinstance(error, ReadTimeoutError) else _cut_off(error)
+            raise TransportError(message, _elapsed(started)) from None
+        finally:
+            response.close()  # a connection with unread bytes is closed; a fully read one is back in the pool
+    return HttpResponse(
+        response.status_code,
+        response.reason or "",
+        response.headers,
+        _decode(body, response),
+        _elapsed(started),
+        truncated=truncated,
+    )
+
+
+def _read_prefix(response: requests.Response) -> tuple[bytes, bool]:
+    """At most ANSWER_LIMIT bytes of the body, and whether there was more (left unread)."""
+    wanted = ANSWER_LIMIT + 1  # one byte more tells a body of exactly the limit from a longer one
+    chunks: list[bytes] = []
+    while wanted > 0:
+        chunk = response.raw.read(min(wanted, 16 * 1024), decode_content=False)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    body = b"".join(chunks)
+    return body[:ANSWER_LIMIT], len(body) > ANSWER_LIMIT
+
+
+def _decode(body: bytes, response: requests.Response) -> str:
+    from requests.utils import get_encoding_from_headers
+
     try:
-        response = _session().request(
-            method,
-            url,
-            json=json_body,
-            data=data,
-            headers=sent_headers,
-            auth=auth,
-            timeout=(CONNECT_TIMEOUT, timeout),
-            allow_redirects=False,
-        )
-    except ssrf.RefusedDestination as error:
-        # The address, never the URL (a credential), so that an operator can see what was attempted.
-        logger.warning(
-            "Refused outbound destination", extra={"reason": error.reason, "address": str(error.address or "")}
-        )
-        raise DestinationRefused(str(error), _elapsed(started)) from None
-    except (requests.exceptions.InvalidURL, LocationParseError):
-        # A host no resolver can take (e.g. a label over 63 characters): retrying cannot help.
-        raise TransportError(
-            "The destination URL's host is not a valid name", _elapsed(started), retryable=False
-        ) from None
-    except requests.exceptions.RequestException as error:
-        # requests' messages quote the URL (a Slack URL is a credential): describe, never repeat.
-        raise TransportError(_describe(error, timeout), _elapsed(started)) from None
-    return HttpResponse(response.status_code, response.reason or "", response.headers, response.text, _elapsed(started))
+        return body.decode(get_encoding_from_headers(response.headers) or "utf-8", errors="replace")
+    except LookupError:  # a charset no codec knows
+        return body.decode("utf-8", errors="replace")
 
 
 def _elapsed(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def _describe(error: requests.exceptions.RequestException, timeout: float) -> str:
+def _timed_out(deadline: AttemptDeadline) -> str:
+    return f"Timeout: no complete response within {deadline.seconds:g} s"
+
+
+def _cut_off(error: Exception) -> str:
+    text = repr(error).lower()
+    if "reset" in text or "aborted" in text:
+        return "Connection reset by the provider"
+    return "The provider's answer was cut off"
+
+
+def _describe(error: requests.exceptions.RequestException, deadline: AttemptDeadline) -> str:
     import requests  # at the first request, not with this module (see _guarded_adapter)
 
     if isinstance(error, requests.exceptions.ConnectTimeout):
-        return f"Connection timed out after {CONNECT_TIMEOUT:g} s"
+        return "Timeout: could not connect to the provider in time"
     if isinstance(error, requests.exceptions.Timeout):
-        return f"No response within {timeout:g} s"
+        return _timed_out(deadline)
     if isinstance(error, requests.exceptions.SSLError):
         return "TLS handshake failed"
     if isinstance(error, requests.exceptions.ConnectionError):

@@ -31,8 +31,10 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.http import (
+    AttemptDeadline,
     HttpResponse,
     TransportError,
+    attempt_deadline,
     json_object,
     outcome_from_response,
     outcome_from_transport_error,
@@ -132,11 +134,13 @@ def _reserve(delivery: Delivery, state: ProviderState, record_key: str) -> bool:
 def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict[str, Any] | None]:
     """POST the issue (again without priority when the project refuses it); the outcome and, on success, the issue."""
     fields = issue_fields(delivery)
+    deadline = attempt_deadline()  # one attempt, even when it takes a second request
     try:
-        response = _post_issue(delivery.credentials, fields)
+        response = _post_issue(delivery.credentials, fields, deadline)
         if "priority" in fields and _refuses_priority(response):
             first_ms = response.elapsed_ms
-            response = _post_issue(delivery.credentials, {k: v for k, v in fields.items() if k != "priority"})
+            without_priority = {k: v for k, v in fields.items() if k != "priority"}
+            response = _post_issue(delivery.credentials, without_priority, deadline)
             response = dataclasses.replace(response, elapsed_ms=first_ms + response.elapsed_ms)
     except TransportError as error:
         return outcome_from_transport_error(error), None
@@ -153,11 +157,9 @@ def _outcome(response: HttpResponse, secrets: list[str]) -> Outcome:
     return outcome_from_response(response, secrets, detail=detail)
 
 
-def _post_issue(credentials: JiraCredentials, fields: dict[str, Any]) -> HttpResponse:
+def _post_issue(credentials: JiraCredentials, fields: dict[str, Any], deadline: AttemptDeadline) -> HttpResponse:
     return post(
-        f"{_api(credentials)}/issue",
-        json_body={"fields": fields},
-        headers=_headers(credentials),
+        f"{_api(credentials)}/issue", json_body={"fields": fields}, headers=_headers(credentials), deadline=deadline
     )
 
 
