@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import aws, once, retry, settings
+from integrations import aws, bounded_json, once, retry, settings
 from integrations.errors import ValidationFailed
 from integrations.events import Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
@@ -105,8 +104,8 @@ def from_environment() -> FanOut:
 def event_id_of(body: str) -> str | None:
     """The event id for log correlation, when the body has one (even if the event is otherwise malformed)."""
     try:
-        raw = json.loads(body)
-        raw = raw.get("detail", raw) if isinstance(raw, dict) else {}
-        return str(raw["id"]) if isinstance(raw, dict) and "id" in raw else None
-    except ValueError:
+        raw = bounded_json.loads(body)  # any message, however deep: the standard parser would raise RecursionError
+    except bounded_json.UnreadableJson:
         return None
+    raw = raw.get("detail", raw) if isinstance(raw, dict) else {}
+    return str(raw["id"])[:128] if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int)) else None
