@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import SEED
+from tests.conftest import SEED, seed_catalog_as_decided
 from tests.integration.conftest import KEY_B, Api
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -38,7 +38,7 @@ def assert_error(reply: Any, status: int, code: str, field: str | None = None) -
 def test_providers_route_returns_the_seed_catalog(api: Api) -> None:
     reply = api.request("GET", "/v1/integrations/providers")
     assert reply.status == 200
-    assert reply.body == SEED["providers_response"]
+    assert reply.body == seed_catalog_as_decided()
 
 
 def test_create_with_the_seed_example_answers_the_seed_shape(api: Api) -> None:

@@ -31,7 +31,8 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing X-API-Key header (unauthorized)",
     403: "Unknown or revoked API key (forbidden)",
     404: "No such integration for this account (not_found)",
-    409: "The integration changed concurrently (conflict)",
+    409: "The integration changed concurrently (conflict), or the account has all the integrations it may have"
+    " (limit_exceeded)",
     413: "Request body larger than 64 KB (payload_too_large)",
     429: "Too many requests (rate_limited)",
     500: "Unexpected server error (internal_error)",

@@ -174,7 +174,7 @@ def parse_event(body: str) -> Event:
         event = Event.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in error.errors())
-        raise ValidationFailed(f"cannot be routed: {problems}") from None
+        raise ValidationFailed(f"malformed event: {problems}") from None
     if len(event.model_dump_json().encode()) > MAX_EVENT_BYTES:
         raise ValidationFailed(f"event larger than {MAX_EVENT_BYTES // 1024} KB: its delivery job would not fit in SQS")
     return event

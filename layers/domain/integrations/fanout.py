@@ -9,13 +9,14 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from integrations import aws, bounded_json, once, retry, settings
 from integrations.errors import ValidationFailed
-from integrations.events import Event, parse_event
+from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
 from integrations.matching import delivery_type
 from integrations.observability import logger
 from integrations.store import IntegrationStore
 
 SQS_BATCH = 10  # SendMessageBatch's limit
+REASON_OVERHEAD = 64  # the reason attribute's name and type, as SQS counts them (generously)
 
 
 class EnqueueFailed(Exception):
@@ -87,6 +88,11 @@ class FanOut:
     def reject(self, body: str, reason: str) -> None:
         """Park an event that can never be delivered, with the reason beside it (never retried)."""
         logger.error("Rejected event", extra={"reason": reason})
+        if len(body.encode("utf-8", "surrogatepass")) + len(reason.encode()) + REASON_OVERHEAD > MAX_MESSAGE_BYTES:
+            # SQS counts attributes in a message's size: a body this close to the limit is parked alone (the log
+            # line above has the reason), rather than failing to park until the redrive policy moves it.
+            aws.client("sqs").send_message(QueueUrl=self.events_dlq_url, MessageBody=body)
+            return
         retry.dead_letter(self.events_dlq_url, body, reason)
 
 
