@@ -12,8 +12,8 @@ import pytest
 from devstack.proxy import HttpRequest
 from integrations.api import MAX_BODY_BYTES
 from tests.conftest import SEED
-from tests.integration.test_sample_events import sample
 from tests.integration.conftest import KEY_A, Api
+from tests.integration.test_sample_events import sample
 
 pytestmark = pytest.mark.usefixtures("_no_name_lookups")
 
@@ -30,7 +30,7 @@ def integration_id(api: Api) -> str:
     return str(reply.body["id"])
 
 
-def send(api: Api, method: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
+def send(api: Api, method: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """Raw bytes through the gateway, with exactly the headers given (plus the API key)."""
     sent = [*(headers or {}).items(), ("X-API-Key", KEY_A)]
     response = api.gateway.handle(HttpRequest(method, path, sent, body))
