@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.__main__ import local_settings
 from integrations.store import COUNTER_ID, IntegrationStore
 from tests.integration.conftest import KEY_A, KEY_B, Api
 from tests.integration.test_concurrency import race
@@ -98,3 +99,9 @@ def test_an_account_from_before_the_counter_is_counted_on_its_next_create(api: A
 
     assert create(api, "one too many").status == 409, "the counter starts again from the live integrations"
     assert count(api) == LIMIT
+
+
+def test_the_local_stack_takes_the_templates_default_unless_the_environment_sets_one() -> None:
+    template = {"MAX_INTEGRATIONS_PER_ACCOUNT": "100"}
+    assert local_settings(template, {})["MAX_INTEGRATIONS_PER_ACCOUNT"] == "100"
+    assert local_settings(template, {"MAX_INTEGRATIONS_PER_ACCOUNT": "5"})["MAX_INTEGRATIONS_PER_ACCOUNT"] == "5"
