@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -17,6 +18,16 @@ from tests.security.network import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "seed_examples.json").read_text())
+
+
+def seed_catalog_as_decided() -> dict[str, Any]:
+    """The seed's provider catalog with the one decision that changes it: Slack supports ``finding.new``, as the
+    seed's own PATCH example requires (README, "Decisions the seed leaves open")."""
+    catalog = copy.deepcopy(SEED["providers_response"])
+    [slack] = [provider for provider in catalog["providers"] if provider["id"] == "slack"]
+    events = slack["supportedEvents"]
+    events.insert(events.index("scan.failed") + 1, "finding.new")
+    return dict(catalog)
 
 
 @pytest.fixture(autouse=True)

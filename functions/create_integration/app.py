@@ -19,8 +19,11 @@ router = Router()
     "/v1/integrations",
     status_code=201,
     summary="Create an integration",
-    description="Configure a new integration. Credentials are never returned. Enabled by default.",
-    responses={201: {"description": "The created integration"}, **error_responses(400, 413)},
+    description=(
+        "Configure a new integration. Credentials are never returned. Enabled by default. An account has at most"
+        " MaxIntegrationsPerAccount live integrations (100 by default): past that, 409 limit_exceeded."
+    ),
+    responses={201: {"description": "The created integration"}, **error_responses(400, 409, 413)},
     tags=["Integrations"],
 )
 def create_integration(request: CreateIntegrationRequest) -> IntegrationResponse:

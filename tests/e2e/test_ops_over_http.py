@@ -9,8 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
+from ops import local_outputs
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from devstack.testing import start_local_stack, stop_local_stack
@@ -99,3 +101,20 @@ def test_rotation_auto_disable_and_the_operator_command(stack: tuple[str, str], 
     status, out = ops(aws_url, "dlq", "redrive", "--queue", "events")
     assert (status, out.strip()) == (0, "events: moved 1 message(s) back to the source queue")
     wait_for(parked, timeout=20)  # still malformed: fan-out parks it again
+
+
+def test_a_message_nested_ten_thousand_deep_is_parked_at_once_with_its_reason(stack: tuple[str, str]) -> None:
+    """Sent straight to the events queue, as a producer may: fan-out classifies it on its first receive."""
+    _, aws_url = stack
+    sqs = boto3.client(
+        "sqs", endpoint_url=aws_url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    name = local_outputs()["EventsQueueUrl"].rsplit("/", 1)[1]
+    queue_url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="[" * 10_000 + "]" * 10_000)
+
+    def parked() -> bool:
+        return "event is not JSON: recursion limit exceeded" in ops(aws_url, "dlq", "inspect", "--queue", "events")[1]
+
+    wait_for(parked, timeout=20)  # the first receive: retried, it would take minutes and lose its reason
+    assert "fan-out kept failing" not in ops(aws_url, "dlq", "inspect", "--queue", "events")[1]

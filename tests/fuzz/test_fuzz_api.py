@@ -106,6 +106,8 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(tmp_pa
     log = tmp_path / "stack.log"
     env = {
         "LOCAL_API_KEYS": f"{API_KEY}=acct_fuzz",
+        # Fuzzing is about input, not the account's quota: every create it sends must be able to succeed.
+        "MAX_INTEGRATIONS_PER_ACCOUNT": "10000",
         # sitecustomize: the stack connects to loopback only, whatever URL a fuzzed integration holds.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SANDBOX), os.environ.get("PYTHONPATH")])),
     }

@@ -10,6 +10,7 @@ A project may refuse ``priority`` as projects whose create screen lacks it do. S
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from typing import Any
 
@@ -17,6 +18,8 @@ from tests.providers.fakes import FakeReceiver, Recorded, Reply
 
 ISSUE_TYPES = ("Bug", "Task", "Story")
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
+# Jira's limit for a text field such as the description (counted here on the document as JSON, which is stricter).
+DESCRIPTION_LIMIT = 32_767
 FIELDS = frozenset({"project", "issuetype", "summary", "description", "labels", "priority"})
 INLINE_MARKS = frozenset({"strong", "em", "code", "link"})
 
@@ -90,6 +93,8 @@ class FakeJira(FakeReceiver):
             problems["description"] = (
                 "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
             )
+        elif len(json.dumps(fields["description"], ensure_ascii=False)) > DESCRIPTION_LIMIT:
+            problems["description"] = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
         labels = fields.get("labels", [])
         if not isinstance(labels, list) or any(not isinstance(label, str) or " " in label for label in labels):
             problems["labels"] = "The label contains spaces which is invalid."

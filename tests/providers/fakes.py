@@ -253,6 +253,8 @@ class FakePagerDuty(FakeReceiver):
         except ValueError:
             return _invalid("Event object is invalid", ["Malformed JSON"])
         problems = _event_problems(event) if isinstance(event, dict) else ["Event must be an object"]
+        if len(request.body) > 512 * 1024:
+            problems.append("Event is larger than 512 KB")
         if problems:
             return _invalid("Event object is invalid", problems)
         key = event.get("dedup_key") or f"generated-{len(self.requests)}"

@@ -122,7 +122,9 @@ def test_long_text_is_clipped_to_block_kit_limits(slack: FakeSlack) -> None:
     assert deliver(slack, event).success  # the fake refuses headers past 150 and sections past 3000
     header, section = (block["text"]["text"] for block in slack.last.json()["blocks"][:2])
     assert len(header) == 150 and header.endswith("…")
-    assert len(section) <= 3000 and section.endswith("…")
+    target = next(line for line in section.splitlines() if line.startswith("*Target:*"))
+    assert len(target.removeprefix("*Target:* ")) <= 500 and target.endswith("…")
+    assert len(section) <= 3000 and "*Occurred:*" in section, "one long value does not push the others out"
 
 
 def test_clipping_never_leaves_half_an_escaped_entity() -> None:

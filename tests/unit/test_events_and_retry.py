@@ -11,7 +11,7 @@ import pytest
 from integrations import retry
 from integrations.catalog import EVENT_TYPES
 from integrations.errors import ValidationFailed
-from integrations.events import parse_event
+from integrations.events import MAX_EVENT_BYTES, parse_event
 from tests.conftest import ROOT
 
 EVENT = {
@@ -41,28 +41,61 @@ def test_a_direct_event_and_its_eventbridge_envelope_parse_alike() -> None:
         json.dumps([EVENT]),
         json.dumps({**EVENT, "type": "scan.exploded"}),
         json.dumps({**EVENT, "id": ""}),
-        json.dumps({**EVENT, "occurredAt": "yesterday"}),
         json.dumps({k: v for k, v in EVENT.items() if k != "accountId"}),
-        json.dumps({**EVENT, "data": {"scan": {"id": "s1"}}}),  # a finding event without its finding
         json.dumps({"source": "someone.else", "detail-type": "finding.new", "detail": EVENT}),
-        json.dumps({**EVENT, "data": {"blob": "x" * 70_000}}),
+        json.dumps({**EVENT, "data": {"blob": "x" * 300_000}}),
+        json.dumps({**EVENT, "data": {"blob": "x" * MAX_EVENT_BYTES}}),
+        '{"id": "e", "type": "scan.started", "accountId": "a", "data": ' + "[" * 10_000 + "]" * 10_000 + "}",
+        '{"id": "e", "type": "scan.started", "accountId": "a", "n": ' + "9" * 4301 + "}",
+        '{"id": "e", "type": "scan.started", "accountId": "a", "n": NaN}',
     ],
     ids=[
         "not json",
         "array",
         "unknown type",
         "empty id",
-        "bad time",
         "no account",
-        "no finding",
         "foreign source",
-        "too large",
+        "larger than SQS takes",
+        "no room for the delivery job",
+        "nested 10,000 deep",
+        "integer of 4,301 digits",
+        "NaN",
     ],
 )
-def test_malformed_events_are_refused_with_a_reason(body: str) -> None:
+def test_events_that_cannot_be_routed_are_refused_with_a_reason(body: str) -> None:
     with pytest.raises(ValidationFailed) as raised:
         parse_event(body)
     assert raised.value.message
+
+
+def test_a_routable_event_is_accepted_whatever_else_it_holds() -> None:
+    event = {
+        **EVENT,
+        "occurredAt": "yesterday",
+        "producerField": {"kept": "and ignored"},
+        "data": {
+            "finding": {"id": "f1", "title": "t" * 10_000, "severity": "catastrophic", "url": 42, "cvss": 9.8},
+            "scan": {"target": "https://app.example.com"},  # no id: not readable as a scan, still sent on
+            "blob": "x" * 70_000,
+            "nothing": None,
+            "deep": json.loads("[" * 190 + "]" * 190),
+        },
+    }
+    parsed = parse_event(json.dumps(event))
+    assert parsed.data.finding is not None
+    assert parsed.data.finding.title == "t" * 10_000, "long strings are kept whole"
+    assert parsed.data.finding.severity is None and parsed.data.finding.url is None, "wrong types are left out"
+    assert parsed.data.scan is None
+    assert parsed.data.sent == event["data"], "data is kept exactly as sent"
+    assert json.loads(parsed.model_dump_json())["data"] == event["data"], "and travels on as sent"
+    assert parsed.occurredAt.endswith("Z"), "an unreadable time becomes the time of receipt"
+
+
+def test_a_finding_event_without_a_severity_takes_its_types() -> None:
+    bare = {k: v for k, v in EVENT.items() if k != "data"}
+    assert parse_event(json.dumps({**bare, "type": "finding.critical"})).severity == "critical"
+    assert parse_event(json.dumps({**bare, "type": "finding.new"})).severity is None
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:

@@ -60,6 +60,10 @@ def test_minimum_severity_keeps_findings_at_or_above_it(severity: Severity, mini
     assert (label == "finding.new") is expected
 
 
-def test_findings_without_a_severity_are_malformed() -> None:
-    with pytest.raises(ValueError, match="severity"):
-        event("finding.new")
+def test_a_finding_without_a_severity_reaches_only_integrations_without_a_minimum() -> None:
+    # Accepted (it can be routed), but nothing says it passes a minimum severity.
+    assert delivery_type(event("finding.new"), ["finding.new"], None) == "finding.new"
+    assert delivery_type(event("finding.new"), ["finding.new"], "info") is None
+    # finding.critical and finding.high say their severity themselves.
+    assert delivery_type(event("finding.critical"), ["finding.critical"], "high") == "finding.critical"
+    assert delivery_type(event("finding.high"), ["finding.high"], "critical") is None

@@ -12,6 +12,7 @@ from integrations.catalog import EVENT_TYPES
 from integrations.providers import PROVIDERS, Provider
 from integrations.providers.base import ProviderModel
 from integrations.providers.catalog import provider_catalog
+from tests.conftest import seed_catalog_as_decided
 
 SEED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_examples.json").read_text())
 
@@ -19,7 +20,12 @@ SEED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_examples.json"
 def test_catalog_is_exactly_the_seeds_json_in_the_seeds_order() -> None:
     ours = provider_catalog().model_dump(mode="json")
     # Dumping without sorting compares key order and list order too.
-    assert json.dumps(ours) == json.dumps(SEED["providers_response"])
+    assert json.dumps(ours) == json.dumps(seed_catalog_as_decided())
+
+
+def test_slack_supports_finding_new_as_the_seeds_patch_example_requires() -> None:
+    [slack] = [p for p in provider_catalog().model_dump(mode="json")["providers"] if p["id"] == "slack"]
+    assert set(SEED["update_request"]["enabledEvents"]) <= set(slack["supportedEvents"])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS.values(), ids=list(PROVIDERS))

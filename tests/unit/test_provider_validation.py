@@ -74,7 +74,7 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]]
     ),
     ("slack", {"webhookUrl": SLACK_URL, "token": "x"}, None, ["scan.completed"], "credentials.token"),
     ("slack", {"webhookUrl": SLACK_URL}, {"channel": 5}, ["scan.completed"], "config.channel"),
-    ("slack", {"webhookUrl": SLACK_URL}, None, ["finding.new"], "enabledEvents[0]"),
+    ("slack", {"webhookUrl": SLACK_URL}, None, ["schedule.triggered"], "enabledEvents[0]"),
     ("webhook", {"url": "ftp://example.com/x"}, None, ["scan.started"], "credentials.url"),
     ("webhook", {"url": "https://"}, None, ["scan.started"], "credentials.url"),
     ("webhook", {"url": "https://user:pw@example.com/"}, None, ["scan.started"], "credentials.url"),

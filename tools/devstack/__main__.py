@@ -31,7 +31,7 @@ HOST = "127.0.0.1"
 DEFAULT_API_KEYS = "apvk_local_dev=acct_local"
 DEFAULT_EMAIL_SENDER = "alerts@apviso.local"
 # Settings a developer may point elsewhere when running locally (the environment wins over the template).
-PASS_THROUGH = ("PAGERDUTY_EVENTS_URL", "EMAIL_SENDER", "EMAIL_TRANSPORT")
+PASS_THROUGH = ("PAGERDUTY_EVENTS_URL", "EMAIL_SENDER", "EMAIL_TRANSPORT", "MAX_INTEGRATIONS_PER_ACCOUNT")
 
 
 class StartupError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -14,11 +15,13 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from integrations import bounded_json
 from integrations.errors import FieldError, PayloadTooLarge, ServiceError, ValidationFailed, error_body, field_path
 from integrations.models import ErrorResponse
 from integrations.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024  # the largest valid request (50 recipients, 20 headers) is a few KB
+REPLACEMENT_CHARACTER = "\ufffd".encode()
 # The canonical 8-4-4-4-12 form only, as openapi.json documents (`format: uuid`); uuid.UUID() would also take
 # braces, a urn: prefix or no hyphens, which are not ids this API hands out.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -28,7 +31,8 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing X-API-Key header (unauthorized)",
     403: "Unknown or revoked API key (forbidden)",
     404: "No such integration for this account (not_found)",
-    409: "The integration changed concurrently (conflict)",
+    409: "The integration changed concurrently (conflict), or the account has all the integrations it may have"
+    " (limit_exceeded)",
     413: "Request body larger than 64 KB (payload_too_large)",
     429: "Too many requests (rate_limited)",
     500: "Unexpected server error (internal_error)",
@@ -79,15 +83,38 @@ def _on_unexpected(error: Exception) -> Response[Any]:
 
 
 def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
-    """Bodies refused before parsing: too large, or not JSON (a form body would be parsed field by field)."""
-    body = event.get("body") or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
+    """Bodies refused before parsing: too large, not UTF-8, not JSON (a form body would be parsed field by field),
+    or JSON beyond the parser's bounds (nesting, integer digits), which would otherwise cost a 500."""
+    try:
+        raw = _body_bytes(event)
+    except ValueError:
+        return ValidationFailed("Request body is not valid UTF-8", [FieldError("body", "not valid UTF-8")])
+    if len(raw) > MAX_BODY_BYTES:
         return PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and media_type and media_type != "application/json" and not media_type.endswith("+json"):
+    if raw and media_type and media_type != "application/json" and not media_type.endswith("+json"):
         return ValidationFailed("Content-Type must be application/json", [FieldError("body", "not JSON")])
+    if not raw.strip():
+        return None
+    if REPLACEMENT_CHARACTER in raw:
+        # What bytes that were not UTF-8 become once decoded for a text body: the original bytes are gone.
+        return ValidationFailed("Request body is not valid UTF-8", [FieldError("body", "not valid UTF-8")])
+    try:
+        bounded_json.loads(raw)
+    except bounded_json.UnreadableJson as error:
+        return ValidationFailed("Request body is not valid JSON", [FieldError("body", error.reason)])
     return None
+
+
+def _body_bytes(event: Mapping[str, Any]) -> bytes:
+    """The body's bytes; ValueError unless they are UTF-8 (bad base64, other bytes, or lone surrogates)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        raw = base64.b64decode(body, validate=True)
+        raw.decode("utf-8")
+        return raw
+    return str(body).encode("utf-8")
 
 
 def console_cors() -> CORSConfig | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from integrations import aws
+from integrations import aws, bounded_json
 from integrations.jobs import DeliveryJob
 from integrations.redaction import redact_text
 from integrations.retry import ATTEMPTS_MADE, REASON
@@ -235,8 +235,8 @@ def _resend(message: dict[str, Any]) -> dict[str, Any]:
 
 def _sample(body: str) -> str:
     try:
-        text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
+        text = json.dumps(bounded_json.loads(body), indent=2, ensure_ascii=False)
+    except bounded_json.UnreadableJson:  # e.g. nested too deep for any parser: shown as it is
         text = body
     text = redact_text(text)
     return text if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS] + "\n… (truncated)"

@@ -42,6 +42,14 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class LimitExceeded(ServiceError):
+    """The account has as many integrations as it may: a 409 (the account's state, not the request, is at fault;
+    deleting one resolves it, waiting does not), with a code of its own so clients tell it from a lost race."""
+
+    status = 409
+    code = "limit_exceeded"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"

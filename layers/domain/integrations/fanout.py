@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import aws, once, retry, settings
+from integrations import aws, bounded_json, once, retry, settings
 from integrations.errors import ValidationFailed
-from integrations.events import Event, parse_event
+from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
 from integrations.matching import delivery_type
 from integrations.observability import logger
 from integrations.store import IntegrationStore
 
 SQS_BATCH = 10  # SendMessageBatch's limit
+REASON_OVERHEAD = 64  # the reason attribute's name and type, as SQS counts them (generously)
 
 
 class EnqueueFailed(Exception):
@@ -88,6 +88,11 @@ class FanOut:
     def reject(self, body: str, reason: str) -> None:
         """Park an event that can never be delivered, with the reason beside it (never retried)."""
         logger.error("Rejected event", extra={"reason": reason})
+        if len(body.encode("utf-8", "surrogatepass")) + len(reason.encode()) + REASON_OVERHEAD > MAX_MESSAGE_BYTES:
+            # SQS counts attributes in a message's size: a body this close to the limit is parked alone (the log
+            # line above has the reason), rather than failing to park until the redrive policy moves it.
+            aws.client("sqs").send_message(QueueUrl=self.events_dlq_url, MessageBody=body)
+            return
         retry.dead_letter(self.events_dlq_url, body, reason)
 
 
@@ -105,8 +110,8 @@ def from_environment() -> FanOut:
 def event_id_of(body: str) -> str | None:
     """The event id for log correlation, when the body has one (even if the event is otherwise malformed)."""
     try:
-        raw = json.loads(body)
-        raw = raw.get("detail", raw) if isinstance(raw, dict) else {}
-        return str(raw["id"]) if isinstance(raw, dict) and "id" in raw else None
-    except ValueError:
+        raw = bounded_json.loads(body)  # any message, however deep: the standard parser would raise RecursionError
+    except bounded_json.UnreadableJson:
         return None
+    raw = raw.get("detail", raw) if isinstance(raw, dict) else {}
+    return str(raw["id"])[:128] if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int)) else None

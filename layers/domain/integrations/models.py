@@ -230,7 +230,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    code: str = Field(description="validation_error, unauthorized, forbidden, not_found, conflict, …")
+    code: str = Field(description="validation_error, unauthorized, forbidden, not_found, conflict, limit_exceeded, …")
     message: str
     details: list[ErrorDetail]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from integrations import clock, settings, signing
 from integrations.catalog import EventType
-from integrations.errors import FieldError, NotFound, ValidationFailed
+from integrations.errors import FieldError, LimitExceeded, NotFound, ValidationFailed
 from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
 from integrations.providers import PROVIDERS, Provider
 from integrations.providers.base import parse_settings
@@ -61,13 +61,24 @@ def validate_settings(
 class IntegrationService:
     """Create, list, update and delete an account's integrations."""
 
-    def __init__(self, store: IntegrationStore, vault: CredentialVault, *, allow_local_destinations: bool) -> None:
+    def __init__(
+        self,
+        store: IntegrationStore,
+        vault: CredentialVault,
+        *,
+        allow_local_destinations: bool,
+        max_integrations: int = 100,
+    ) -> None:
         self.store = store
         self.vault = vault
         self.allow_local_destinations = allow_local_destinations
+        self.max_integrations = max_integrations
 
     def create(self, account_id: str, request: CreateIntegrationRequest) -> IntegrationRecord:
-        """Store the secret first, then the item; if the item cannot be written, the secret is removed."""
+        """Take one of the account's slots, store the secret, then the item; on failure, undo what was done.
+
+        LimitExceeded (409) when the account has ``max_integrations`` live integrations already.
+        """
         provider = PROVIDERS[request.provider]
         secret = validate_settings(
             provider,
@@ -91,12 +102,21 @@ class IntegrationService:
             updatedAt=created,
         )
         assert record.secretName is not None
-        tags = {"accountId": account_id, "integrationId": integration_id}
-        record.secretVersion = self.vault.create(record.secretName, secret, tags)
+        if not self.store.take_slot(account_id, self.max_integrations):
+            raise LimitExceeded(
+                f"This account has {self.max_integrations} integrations, the most it may have;"
+                " delete one to create another"
+            )
         try:
-            self.store.insert(record)
+            tags = {"accountId": account_id, "integrationId": integration_id}
+            record.secretVersion = self.vault.create(record.secretName, secret, tags)
+            try:
+                self.store.insert(record)
+            except BaseException:
+                self.vault.delete(record.secretName)
+                raise
         except BaseException:
-            self.vault.delete(record.secretName)
+            self.store.free_slot(account_id)
             raise
         return record
 
@@ -177,6 +197,7 @@ class IntegrationService:
                     "updatedAt": clock.iso(deleted_at),
                 },
             )
+            self.store.free_slot(account_id)  # once: only the request that tombstoned it gets here
         assert record.secretName is not None
         self.vault.delete(record.secretName)
         self.store.update(record, {"secretName": None, "secretVersion": None})
@@ -190,4 +211,5 @@ def from_environment() -> IntegrationService:
         IntegrationStore(config.integrations_table),
         CredentialVault(config.secrets_prefix),
         allow_local_destinations=config.allow_local_destinations,
+        max_integrations=config.max_integrations_per_account,
     )

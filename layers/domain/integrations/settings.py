@@ -93,6 +93,8 @@ class ApiSettings(_Settings):
     secrets_prefix: str = env("SECRETS_PREFIX")
     # Local stack and tests only: lets providers reach http:// and private/loopback destinations.
     allow_local_destinations: bool = env("ALLOW_LOCAL_DESTINATIONS")
+    # Live integrations one account may have: each holds a secret billed monthly (template: MaxIntegrationsPerAccount).
+    max_integrations_per_account: int = env("MAX_INTEGRATIONS_PER_ACCOUNT", default=100, ge=1, le=10_000)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,10 @@ from integrations.errors import Conflict
 if TYPE_CHECKING:
     from integrations.models import IntegrationResponse
 
+# Each account's count of live integrations: an item in the account's own partition, under an id that no
+# integration has (theirs are UUIDs), so that one conditional update bounds the count however creates race.
+COUNTER_ID = "#integrations"
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -108,11 +112,73 @@ class IntegrationStore:
         pages = paginator.paginate(
             TableName=self.table_name,
             KeyConditionExpression="accountId = :account",
-            FilterExpression=condition,
+            FilterExpression=f"attribute_exists(provider) AND {condition}",  # not the account's counter
             ExpressionAttributeValues={":account": {"S": account_id}, **(values or {})},
             ScanIndexForward=False,
         )
         return [_from_item(item) for page in pages for item in page["Items"]]
+
+    def take_slot(self, account_id: str, limit: int) -> bool:
+        """Count one more live integration for the account, unless it has ``limit`` already (then False).
+
+        Atomic: of two creates racing for the last slot, one gets it. An account from before the counter gets
+        one first, set to its live integrations.
+        """
+        dynamodb = aws.client("dynamodb")
+        for _ in range(2):
+            try:
+                dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item({"accountId": account_id, "id": COUNTER_ID}),
+                    UpdateExpression="ADD integrationCount :one",
+                    ConditionExpression="integrationCount < :limit",
+                    ExpressionAttributeValues=_to_item({":one": 1, ":limit": limit}),
+                )
+                return True
+            except ClientError as error:
+                if not _is_condition_failure(error):
+                    raise
+            if self.get_counter(account_id) is not None:
+                return False  # the account is full
+            self._start_counter(account_id)
+        return False
+
+    def free_slot(self, account_id: str) -> None:
+        """Count one live integration less (an integration deleted, or a create that failed after taking its slot)."""
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key=_to_item({"accountId": account_id, "id": COUNTER_ID}),
+                UpdateExpression="ADD integrationCount :minus_one",
+                ConditionExpression="integrationCount > :zero",
+                ExpressionAttributeValues=_to_item({":minus_one": -1, ":zero": 0}),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def _start_counter(self, account_id: str) -> None:
+        """Create the account's counter at its number of live integrations (unless a racing create just did)."""
+        live = len(self.list_live(account_id))
+        try:
+            aws.client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item=_to_item({"accountId": account_id, "id": COUNTER_ID, "integrationCount": live}),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def get_counter(self, account_id: str) -> int | None:
+        """The account's count of live integrations, or None before its first create since the counter exists."""
+        response = aws.client("dynamodb").get_item(
+            TableName=self.table_name,
+            Key=_to_item({"accountId": account_id, "id": COUNTER_ID}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return int(item["integrationCount"]["N"]) if item else None
 
     def set_last_delivery(self, account_id: str, integration_id: str, at: str, status: DeliveryStatus) -> str | None:
         """Record a delivery attempt's outcome without touching user fields or the version (so never a 409).

@@ -3,9 +3,9 @@
 Decisions:
 - One message per delivery to all recipients (at most 50, SES's limit per message), all in To: the list is
   one team's alert addresses.
-- Subject: the headline on one line. The plain-text and HTML bodies say the same; the HTML escapes every value
-  (finding titles come from scanned sites), shows the facts as a table and the link as a button, and only an
-  http(s) link becomes a link.
+- Subject: the headline on one line, at most 255 characters (cut with an ellipsis; a digest keeps its count).
+  The plain-text and HTML bodies say the same; the HTML escapes every value (finding titles come from scanned
+  sites), shows the facts as a table and the link as a button, and only an http(s) link becomes a link.
 - SES: throttling (TooManyRequestsException, LimitExceededException, Throttling) and SES's 5xx are retried;
   any other refusal (MessageRejected, MailFromDomainNotVerifiedException, AccountSuspendedException,
   BadRequestException, …) is permanent. response_code is SES's HTTP status (200 on success).
@@ -58,6 +58,11 @@ DIGEST_TTL = 7 * 24 * 3600
 SCAN_ENDS = frozenset({"scan.completed", "scan.failed"})
 SES_THROTTLING = frozenset({"TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException"})
 ERROR_LIMIT = 200
+# Event text is cut with an ellipsis: the subject (mail clients show far less; RFC 5322 lines end at 998), and
+# what a digest keeps per finding (all of a scan's findings share one DynamoDB item of at most 400 KB).
+SUBJECT_LIMIT = 255
+DIGEST_TITLE_LIMIT = 500
+MAX_LINK = 2048  # a longer finding link is left out of a digest (a cut URL leads nowhere)
 NO_ALERTS = "No alerts during this scan."
 SMTP_UNREACHABLE = "The SMTP server could not be reached or stopped answering"
 # Anything shaped like an address, so that no recipient reaches a delivery log through a provider's error text.
@@ -124,7 +129,7 @@ class Message:
 
 def digest_key(integration_id: str, scan_id: str) -> str:
     """Where a scan's findings wait for its digest."""
-    return f"digest:{integration_id}:{scan_id}"
+    return f"digest:{integration_id}:{messages.key_part(scan_id)}"
 
 
 def sent_marker(key: str) -> str:
@@ -134,7 +139,12 @@ def sent_marker(key: str) -> str:
 
 def digest_item(finding: Finding) -> dict[str, Any]:
     """What the digest needs to list a finding."""
-    return {"id": finding.id, "title": finding.title, "severity": finding.severity, "url": finding.url}
+    return {
+        "id": messages.key_part(finding.id),
+        "title": messages.truncate(finding.title, DIGEST_TITLE_LIMIT) if finding.title else None,
+        "severity": finding.severity,
+        "url": finding.url if finding.url and len(finding.url) <= MAX_LINK else None,
+    }
 
 
 def _sent(state: ProviderState, key: str) -> bool:
@@ -176,12 +186,14 @@ def digest_message(delivery: Delivery, findings: list[dict[str, Any]]) -> Messag
     unique = sorted(first_of_each.values(), key=lambda finding: _RANK.get(finding.get("severity") or "", len(_RANK)))
     count = len(unique)
     counted = f"{count} alert{'' if count == 1 else 's'}" if count else "no alerts"
-    return _render(delivery, f"{messages.headline(delivery)} ({counted})", unique)
+    # The count stays in the subject: the headline is cut to make room for it.
+    headline = messages.truncate(_one_line(messages.headline(delivery)), SUBJECT_LIMIT - len(counted) - 3)
+    return _render(delivery, f"{headline} ({counted})", unique)
 
 
 def _render(delivery: Delivery, subject: str, findings: list[dict[str, Any]] | None) -> Message:
     """Subject, text and HTML; ``findings`` is None for an alert and a (possibly empty) list for a digest."""
-    subject = _one_line(subject)
+    subject = messages.truncate(_one_line(subject), SUBJECT_LIMIT)
     facts = _facts(delivery)
     url = _web_link(messages.link(delivery))
     footer = (

@@ -14,8 +14,10 @@ Decisions:
   a second issue.
 - Projects whose create screen lacks Priority answer 400 "Field 'priority' cannot be set": the same attempt
   sends the issue once more without priority.
-- The summary is the headline on one line, cut to 255 UTF-16 code units (Jira counts as Java does); the
-  description is an Atlassian Document Format doc, since REST v3 refuses plain strings.
+- The summary is the headline on one line, cut to 255 UTF-16 code units (Jira counts as Java does) with an
+  ellipsis; the description is an Atlassian Document Format doc, since REST v3 refuses plain strings, with its
+  heading and each fact cut to 1000 characters and no link longer than 2048 (Jira takes 32,767 characters).
+- A finding id longer than 128 characters is hashed into the keys above.
 - Jira's own error texts (``errorMessages`` and ``errors``) go into Outcome.error, scrubbed of credentials.
 - The test route checks the credentials and the project with GET /rest/api/3/project/{key}; it creates
   no issue.
@@ -47,7 +49,12 @@ from integrations.providers.base import EmailAddress, Provider, ProviderModel, S
 
 ISSUE_TTL = 365 * 24 * 3600
 RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout
+# Jira's documented limits: a summary of 255 characters on one line, a description of 32,767. Event text is cut
+# to them with an ellipsis: the description's heading and each fact to DESCRIPTION_TEXT_LIMIT, and a link longer
+# than MAX_LINK is left out (a cut URL leads nowhere), which keeps the whole description far below Jira's limit.
 SUMMARY_LIMIT = 255
+DESCRIPTION_TEXT_LIMIT = 1000
+MAX_LINK = 2048
 DEFAULT_ISSUE_TYPE = "Bug"
 PRIORITIES = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low", "info": "Lowest"}
 
@@ -114,7 +121,7 @@ class Jira(Provider):
 def issue_record_key(delivery: Delivery) -> str | None:
     """Where the finding's issue key is remembered; None for an event without a finding."""
     finding = delivery.event.data.finding
-    return None if finding is None else f"jira:{delivery.integration_id}:{finding.id}"
+    return None if finding is None else f"jira:{delivery.integration_id}:{messages.key_part(finding.id)}"
 
 
 def reservation_key(record_key: str) -> str:
@@ -218,21 +225,29 @@ def summary(text: str) -> str:
     if len(encoded) <= SUMMARY_LIMIT * 2:
         return line
     # Cutting may split a surrogate pair; "ignore" drops the orphaned half.
-    return encoded[: (SUMMARY_LIMIT - 1) * 2].decode("utf-16-le", errors="ignore") + "…"
+    return encoded[: (SUMMARY_LIMIT - 1) * 2].decode("utf-16-le", errors="ignore") + messages.ELLIPSIS
 
 
 def description(delivery: Delivery) -> dict[str, Any]:
     """The issue body as an Atlassian Document Format doc: headline, facts, link to Apviso."""
     facts = [
-        {"type": "listItem", "content": [_paragraph(_text(f"{label}: ", [{"type": "strong"}]), _text(value))]}
+        {
+            "type": "listItem",
+            "content": [
+                _paragraph(
+                    _text(f"{label}: ", [{"type": "strong"}]), _text(messages.truncate(value, DESCRIPTION_TEXT_LIMIT))
+                )
+            ],
+        }
         for label, value in messages.facts(delivery)
     ]
+    heading = messages.truncate(messages.headline(delivery), DESCRIPTION_TEXT_LIMIT)
     content: list[dict[str, Any]] = [
-        {"type": "heading", "attrs": {"level": 2}, "content": [_text(messages.headline(delivery))]},
+        {"type": "heading", "attrs": {"level": 2}, "content": [_text(heading)]},
         {"type": "bulletList", "content": facts},
     ]
     url = messages.link(delivery)
-    if url:
+    if url and len(url) <= MAX_LINK:
         content.append(_paragraph(_text("View in Apviso", [{"type": "link", "attrs": {"href": url}}])))
     content.append(_paragraph(_text(f"Created by Apviso for the integration “{delivery.integration_name}”.")))
     return {"type": "doc", "version": 1, "content": content}

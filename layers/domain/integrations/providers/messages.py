@@ -1,8 +1,19 @@
-"""Human wording shared by the providers that write to people (Slack, Jira, PagerDuty, email)."""
+"""Human wording shared by the providers that write to people (Slack, Jira, PagerDuty, email), and the helpers
+that keep an event's free text within a provider's limits.
+
+Events are accepted whatever the length of their strings (integrations.events); each provider declares its own
+limits beside its code and cuts with ``truncate``, so that a cut is always visible.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
 from integrations.delivery import TEST_EVENT_TYPE, Delivery
+
+ELLIPSIS = "…"
+HEADLINE_TARGET_LIMIT = 80  # a long target must not push a finding's title out of a cut headline
+MAX_KEY_PART = 128  # an id inside a storage or deduplication key; longer ids are hashed (see key_part)
 
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
@@ -17,7 +28,7 @@ def headline(delivery: Delivery) -> str:
     """One line that says what happened, e.g. ``Critical finding: SQL injection in /login``."""
     data = delivery.event.data
     target = data.scan.target if data.scan and data.scan.target else None
-    on = f" on {target}" if target else ""
+    on = f" on {truncate(target, HEADLINE_TARGET_LIMIT)}" if target else ""
     kind = delivery.event_type
     prefix = "[TEST] " if delivery.test else ""
     if kind == TEST_EVENT_TYPE:
@@ -59,3 +70,18 @@ def link(delivery: Delivery) -> str | None:
         if part is not None and part.url:
             return part.url
     return None
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters; when cut, an ellipsis ends it so that readers see it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + ELLIPSIS
+
+
+def key_part(value: str) -> str:
+    """``value`` as part of a key (a Jira issue record, a digest, a PagerDuty dedup key): itself when short,
+    otherwise a hash of it, so that two long ids sharing a prefix never share a key."""
+    if len(value) <= MAX_KEY_PART:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

@@ -2,12 +2,14 @@
 
 ``send`` POSTs a ``trigger`` event to ``PAGERDUTY_EVENTS_URL`` (``events.pagerduty.com``, or the EU host):
 - ``dedup_key`` is ``apviso:finding:{finding id}`` for findings and ``apviso:scan:{scan id}:failed`` for
-  failed scans, so one finding raises one alert while it is open, whether the producer sent it as
-  ``finding.new``, ``finding.critical`` or both, and retries never raise a second one;
-- ``payload``: ``summary`` is the headline (at most 1024 characters), ``source`` the scan target (else
-  ``apviso``), ``severity`` critical→critical, high→error, medium→warning, low/info→info and ``error`` for a
-  failed scan, ``timestamp`` the event's ``occurredAt``, ``class`` the event type, ``custom_details`` the
-  facts and the event id; ``links`` carries the finding, report or scan link when the event has one.
+  failed scans (an id longer than 128 characters is hashed into it), so one finding raises one alert while it
+  is open, whether the producer sent it as ``finding.new``, ``finding.critical`` or both, and retries never
+  raise a second one;
+- ``payload``: ``summary`` is the headline (at most 1024 characters, cut with an ellipsis), ``source`` the scan
+  target (else ``apviso``), ``severity`` critical→critical, high→error, medium→warning, low/info→info and
+  ``error`` for a failed scan, ``timestamp`` the event's ``occurredAt``, ``class`` the event type,
+  ``custom_details`` the facts and the event id (``source`` and each detail at most 1024 characters);
+  ``links`` carries the finding, report or scan link when the event has one.
 
 Success is a 202 whose body says ``"status": "success"``. 400 (``invalid event``) is not retried; 429
 (honouring Retry-After when given) and 5xx are. The routing key never appears in an error.
@@ -30,8 +32,10 @@ from integrations.providers import messages
 from integrations.providers.base import Provider, ProviderModel, SendContext
 
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
+# PagerDuty's documented limits (summary, dedup_key); event text is cut to them with an ellipsis.
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
+MAX_DETAIL = 1024  # source and each custom detail: with them bounded, the body stays far below PagerDuty's 512 KB
 TEST_PREFIX = "[TEST]"
 LINK_TEXT = "Open in Apviso"
 
@@ -66,7 +70,7 @@ class PagerDuty(Provider):
         event = trigger(delivery, key, "info")
         summary = event["payload"]["summary"]
         if not summary.startswith(TEST_PREFIX):
-            event["payload"]["summary"] = f"{TEST_PREFIX} {summary}"[:MAX_SUMMARY]
+            event["payload"]["summary"] = messages.truncate(f"{TEST_PREFIX} {summary}", MAX_SUMMARY)
         outcome = _enqueue(event, delivery, context)
         if outcome.success:
             resolve = {"routing_key": event["routing_key"], "event_action": "resolve", "dedup_key": key}
@@ -87,12 +91,15 @@ def trigger(delivery: Delivery, key: str, level: str) -> dict[str, Any]:
         "dedup_key": key,
         "client": "Apviso",
         "payload": {
-            "summary": messages.headline(delivery)[:MAX_SUMMARY],
-            "source": target or "apviso",
+            "summary": messages.truncate(messages.headline(delivery), MAX_SUMMARY),
+            "source": messages.truncate(target or "apviso", MAX_DETAIL),
             "severity": level,
             "timestamp": event.occurredAt,
             "class": delivery.event_type,
-            "custom_details": {**dict(messages.facts(delivery)), "Event ID": event.id},
+            "custom_details": {
+                **{label: messages.truncate(value, MAX_DETAIL) for label, value in messages.facts(delivery)},
+                "Event ID": event.id,
+            },
         },
     }
     url = messages.link(delivery)
@@ -105,9 +112,9 @@ def dedup_key(delivery: Delivery) -> str:
     """One alert per finding, or per failed scan, however often and under whichever type it arrives."""
     data = delivery.event.data
     if delivery.event_type.startswith("finding.") and data.finding:
-        key = f"apviso:finding:{data.finding.id}"
+        key = f"apviso:finding:{messages.key_part(data.finding.id)}"
     elif delivery.event_type == "scan.failed" and data.scan:
-        key = f"apviso:scan:{data.scan.id}:failed"
+        key = f"apviso:scan:{messages.key_part(data.scan.id)}:failed"
     else:
         key = f"apviso:event:{delivery.event.id}"
     return key[:MAX_DEDUP_KEY]

@@ -1,10 +1,11 @@
 """Slack incoming webhooks.
 
 What is sent: a JSON POST to the integration's webhook URL with
-- ``text``: the headline and the link, the plain-text fallback that notifications and screen readers show;
+- ``text``: the headline and the link, the plain-text fallback that notifications and screen readers show
+  (at most 40,000 characters);
 - ``blocks``: a header (severity emoji for findings, at most 150 characters), a section with the facts
-  (severity, target, scan, finding, schedule, event type, time; at most 3000 characters) and, when the
-  event has a link, a button to it;
+  (severity, target, scan, finding, schedule, event type, time; each value at most 500 characters, the section
+  at most 3000) and, when the event has a link of at most 3000 characters, a button to it;
 - ``channel`` when the integration sets one. Only legacy webhooks honour it: webhooks created by a Slack
   app post to the channel chosen at install time and silently ignore the override.
 
@@ -32,8 +33,12 @@ from integrations.providers.base import Provider, ProviderModel, SendContext, al
 # The webhook URL is a credential; outside the local stack it must be Slack's own host, so a
 # "Slack" integration cannot be used to make us call arbitrary URLs.
 SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
+# Slack's documented limits; event text is cut to them with an ellipsis (events may carry strings of any length).
 MAX_HEADER = 150  # Block Kit's limit for a header's text
 MAX_SECTION = 3000  # ... and for a section's text
+MAX_BUTTON_URL = 3000  # ... and for a button's URL: a longer link gets no button (a cut URL leads nowhere)
+MAX_TEXT = 40_000  # the top-level ``text``, which Slack would cut itself past this
+MAX_FACT = 500  # each fact's value, so that one long value cannot push the others out of the section
 LINK_TEXT = "Open in Apviso"
 
 
@@ -64,6 +69,9 @@ class Slack(Provider):
         "scan.started",
         "scan.completed",
         "scan.failed",
+        # Not in the seed's catalog, but its own PATCH example subscribes a Slack integration to it; the example
+        # wins (README, "Decisions the seed leaves open"), and the message formats findings anyway.
+        "finding.new",
         "finding.critical",
         "finding.high",
         "report.ready",
@@ -98,7 +106,7 @@ class Slack(Provider):
 
 def message(delivery: Delivery) -> dict[str, Any]:
     """The webhook body: the plain-text fallback, the Block Kit message, and the channel override if any."""
-    body: dict[str, Any] = {"text": escape(fallback_text(delivery)), "blocks": blocks(delivery)}
+    body: dict[str, Any] = {"text": clip(escape(fallback_text(delivery)), MAX_TEXT), "blocks": blocks(delivery)}
     config: SlackConfig = delivery.config
     if config.channel:
         body["channel"] = config.channel
@@ -115,7 +123,7 @@ def blocks(delivery: Delivery) -> list[dict[str, Any]]:
     """Header, facts and (when there is a link) a button; far below Slack's 50 blocks."""
     severity = delivery.event.severity
     emoji = f"{messages.SEVERITY_EMOJI[severity]} " if severity else ""
-    facts = "\n".join(f"*{label}:* {escape(value)}" for label, value in messages.facts(delivery))
+    facts = "\n".join(f"*{label}:* {clip(escape(value), MAX_FACT)}" for label, value in messages.facts(delivery))
     result: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -128,7 +136,7 @@ def blocks(delivery: Delivery) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, MAX_SECTION)}},
     ]
     url = messages.link(delivery)
-    if url:
+    if url and len(url) <= MAX_BUTTON_URL:
         button = {"type": "button", "text": {"type": "plain_text", "text": LINK_TEXT}, "url": url}
         result.append({"type": "actions", "elements": [button]})
     return result
@@ -143,4 +151,5 @@ def clip(text: str, limit: int) -> str:
     """``text`` within ``limit`` characters, an ellipsis marking the cut, never half an escaped entity."""
     if len(text) <= limit:
         return text
-    return re.sub(r"&[a-z]{0,3}$", "", text[: limit - 1]) + "…"
+    cut = messages.truncate(text, limit)
+    return re.sub(r"&[a-z]{0,3}$", "", cut.removesuffix(messages.ELLIPSIS)) + messages.ELLIPSIS

@@ -6,9 +6,9 @@ The request: ``POST`` to the integration's URL with the body
 - ``timestamp`` is the event's ``occurredAt`` in UTC (``2026-04-10T10:45:20Z``), as Standard Webhooks
   recommends; when the attempt was made is the ``webhook-timestamp`` header. The body is therefore
   byte-identical on every retry of one delivery.
-- ``data`` is the producer's event data (``scan``, ``finding``, ``report``, ``schedule``, with any extra
-  fields the producer sent; absent values are omitted, never null), plus ``event: {"id": …}`` to match the
-  event across integrations, and ``test: true`` on test deliveries. The account id is not sent: an endpoint
+- ``data`` is the producer's event data exactly as sent (``scan``, ``finding``, ``report``, ``schedule``, with
+  any extra fields, values of any length and any nulls the producer sent), plus ``event: {"id": …}`` to match
+  the event across integrations, and ``test: true`` on test deliveries. The account id is not sent: an endpoint
   belongs to one account.
 
 Headers: ``Content-Type: application/json``, the service's ``User-Agent``, ``webhook-id`` (the delivery
@@ -146,12 +146,18 @@ class Webhook(Provider):
 
 def payload(delivery: Delivery) -> dict[str, Any]:
     """The Standard Webhooks body: type, when the event occurred, and the event's data."""
-    data = delivery.event.data.model_dump(mode="json", exclude_none=True)
-    data["event"] = {"id": delivery.event.id}
+    sent = delivery.event.data.sent  # as the producer sent it: extra fields, long strings and nulls included
+    if not isinstance(sent, dict):
+        return {"type": delivery.event_type, "timestamp": _timestamp(delivery), "data": sent}
+    data = {**sent, "event": {"id": delivery.event.id}}
     if delivery.test:
         data["test"] = True
-    occurred = clock.iso(datetime.fromisoformat(delivery.event.occurredAt))
-    return {"type": delivery.event_type, "timestamp": occurred, "data": data}
+    return {"type": delivery.event_type, "timestamp": _timestamp(delivery), "data": data}
+
+
+def _timestamp(delivery: Delivery) -> str:
+    """When the event occurred, in UTC (the same on every retry, so the body is too)."""
+    return clock.iso(datetime.fromisoformat(delivery.event.occurredAt))
 
 
 def encode(body: dict[str, Any]) -> bytes:
