@@ -1,4 +1,4 @@
-"""Human wording shared by the providers that write to people (Slack, Jira, PagerDuty, email)."""
+"""Human wording shared by the providers that write to people, and visible truncation to providers' limits."""
 
 from __future__ import annotations
 
@@ -59,3 +59,18 @@ def link(delivery: Delivery) -> str | None:
         if part is not None and part.url:
             return part.url
     return None
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters (code points), an ellipsis marking the cut so that it shows."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def clip_bytes(text: str, limit: int) -> str:
+    """``text`` within ``limit`` UTF-8 bytes, an ellipsis marking a cut, never half a character."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[: max(limit - 3, 0)].decode(errors="ignore") + "…"  # "…" is 3 bytes in UTF-8
