@@ -89,6 +89,13 @@ class Provider:
         return found
 
 
+def with_url_parts(values: list[str]) -> list[str]:
+    """``values`` plus the path and the query of each URL among them: the parts of a webhook URL that hold its
+    token, which an error page may quote without the host."""
+    urls = [urlsplit(value) for value in values if value.startswith(("https://", "http://"))]
+    return [*values, *(url.path for url in urls if url.path), *(url.query for url in urls if url.query)]
+
+
 def parse_settings(
     provider: type[Provider],
     secret: dict[str, Any],
