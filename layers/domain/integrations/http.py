@@ -207,7 +207,7 @@ def request(
             auth=auth,
             timeout=(CONNECT_TIMEOUT, timeout),
             allow_redirects=False,
-            verify=verify,
+            verify=None if verify else False,  # None: the session's own (a test's CA bundle, else the system's)
         )
     except ssrf.RefusedDestination as error:
         # The address, never the URL (a credential), so that an operator can see what was attempted.
