@@ -112,9 +112,7 @@ class GoogleChat(Provider):
     @classmethod
     def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
         """The URL, its path and its query, and the key and the token alone."""
-        values = with_url_parts(super().secret_values(credentials, config))
-        urls = [urlsplit(value) for value in values if value.startswith(("https://", "http://"))]
-        return [*values, *(v for url in urls for k, v in parse_qsl(url.query) if k in ("key", "token"))]
+        return with_url_parts(super().secret_values(credentials, config))
 
 
 def threaded_url(webhook_url: str) -> str:
