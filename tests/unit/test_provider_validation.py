@@ -249,7 +249,7 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]]
         ["finding.new"],
         "credentials.apiUrl",
     ),
-    ("github", {"token": GITHUB_TOKEN}, {"repository": "a/b", "labels": ["x", "X"]}, ["finding.new"], "config.labels"),
+    ("github", {"token": GITHUB_TOKEN}, {"repository": "a/b", "labels": ["x", "x"]}, ["finding.new"], "config.labels"),
     (
         "github",
         {"token": GITHUB_TOKEN},

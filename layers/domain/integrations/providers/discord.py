@@ -43,7 +43,14 @@ from integrations.providers.base import (
 )
 
 DISCORD_HOSTS = frozenset(
-    {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "ptb.discordapp.com"}
+    {
+        "discord.com",
+        "discordapp.com",
+        "ptb.discord.com",
+        "canary.discord.com",
+        "ptb.discordapp.com",
+        "canary.discordapp.com",
+    }
 )
 _WEBHOOK_PATH = re.compile(r"^/api(?:/v\d{1,2})?/webhooks/\d{1,20}/[A-Za-z0-9_-]{1,100}$")
 MAX_CONTENT = 2000

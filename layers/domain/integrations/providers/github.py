@@ -75,12 +75,16 @@ def _check_repository(value: str) -> str:
 
 
 def _check_labels(labels: list[str]) -> list[str]:
-    if len({label.lower() for label in labels}) != len(labels):
+    if len(set(labels)) != len(labels):
         raise ValueError("must not repeat a label")
     return labels
 
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^\S(?:.*\S)?$")]
+# Letters, digits, spaces and common punctuation, no space at either end: ASCII, so that every regex engine (ours,
+# the OpenAPI document's readers) agrees on it.
+LABEL_PATTERN = r"^[A-Za-z0-9_.:/+()#&-](?:[A-Za-z0-9 _.:/+()#&-]{0,48}[A-Za-z0-9_.:/+()#&-])?$"
+MAX_LABELS = 20
+Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=LABEL_PATTERN)]
 
 
 class GitHubCredentials(ProviderModel):
@@ -99,8 +103,9 @@ class GitHubConfig(ProviderModel):
         StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"),
         AfterValidator(_check_repository),
     ] = Field(description="Repository to open issues in, as owner/name (e.g. acme/webapp)")
-    labels: Annotated[list[Label], Field(max_length=20), AfterValidator(_check_labels)] | None = Field(
-        default=None, description="Labels to put on each issue (e.g. security), one per line"
+    labels: Annotated[list[Label], Field(max_length=MAX_LABELS), AfterValidator(_check_labels)] | None = Field(
+        default=None,
+        description="Labels to put on each issue (e.g. security), one per line: letters, digits, spaces, _.:/+()#&-",
     )
 
 
