@@ -131,3 +131,34 @@ def test_a_patch_is_validated_against_the_new_providers_rules(api: Api, setups: 
     assert unsupported.status == 400
     accepted = api.request("PATCH", f"/v1/integrations/{created['id']}", {"config": {"repository": "acme/webapp"}})
     assert accepted.status == 200
+
+
+def test_githubs_rate_limit_403_holds_the_tokens_other_deliveries(api: Api, setups: list[Setup]) -> None:
+    from tests.integration.test_parallel_and_paced_delivery import dispatch_batch, queued
+
+    github = next(s for s in setups if s.provider == "github")
+    body = {
+        "provider": "github",
+        "name": "Issues",
+        "credentials": github.credentials,
+        "config": github.config,
+        "enabledEvents": ["finding.new"],
+    }
+    assert api.request("POST", "/v1/integrations", body).status == 201
+    limited = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    github.fake.script(Reply(403, limited, {"retry-after": "40"}))
+    api.publish(event("finding.new", severity="high", event_id="evt_1"))
+    while api.poller("FanoutFunction").poll_once():
+        pass
+    dispatch_batch(api)
+    assert len(github.fake.requests) == 1  # refused: a failed, retryable attempt
+    published = event("finding.new", severity="high", event_id="evt_2")
+    published["data"]["finding"]["id"] = "f_2"
+    api.publish(published)
+    while api.poller("FanoutFunction").poll_once():
+        pass
+    dispatch_batch(api)
+
+    assert len(github.fake.requests) == 1, "the other finding's delivery was held, not sent"
+    waits = [m["wait"] for m in queued(api)]
+    assert len(waits) == 2 and all(38 < wait <= 40 for wait in waits), "both wait out retry-after"

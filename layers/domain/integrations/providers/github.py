@@ -179,7 +179,10 @@ def _outcome(response: http.HttpResponse, secrets: list[str]) -> Outcome:
     answer = http.json_object(response.text)
     outcome = http.outcome_from_response(response, secrets, detail=github_errors(answer))
     if response.status in (403, 429) and (response.status == 429 or _secondary_limit(response, answer)):
-        return dataclasses.replace(outcome, retryable=True, retry_after=rate_limit_wait(response.headers))
+        limited = response.status == 403  # a 429 holds the token's other deliveries anyway
+        return dataclasses.replace(
+            outcome, retryable=True, retry_after=rate_limit_wait(response.headers), rate_limited=limited
+        )
     return outcome
 
 
