@@ -4,12 +4,13 @@ own bounds."""
 
 from __future__ import annotations
 
+from integrations.catalog import EventType, Severity
 from integrations.events import Event, EventData, Finding, Report, Scan, Schedule
 
 LONG = 20_000
 
 
-def oversized_event(kind: str = "finding.critical", *, char: str = "Ω", severity: str = "critical") -> Event:
+def oversized_event(kind: EventType = "finding.critical", *, char: str = "Ω", severity: Severity = "critical") -> Event:
     """A ``kind`` event whose title, target, URLs and schedule name each hold LONG characters (``char``)."""
     finding = None
     if kind.startswith("finding."):

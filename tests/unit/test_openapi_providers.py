@@ -21,7 +21,7 @@ def _accepts(provider: str, credentials: Any, config: Any, events: list[str]) ->
     if config is not None:
         body["config"] = config
     schema = {"$ref": "#/components/schemas/CreateIntegrationRequest", "components": DOCUMENT["components"]}
-    return jsonschema.Draft202012Validator(schema).is_valid(body)
+    return bool(jsonschema.Draft202012Validator(schema).is_valid(body))
 
 
 @pytest.mark.parametrize(("provider", "credentials", "config", "events"), [v for v in VALID if v[0] in NEW])
