@@ -133,7 +133,7 @@ def test_credentials_are_stored_in_one_secret_under_the_stack_prefix(api: Api) -
 
 
 BAD_CREATES: list[tuple[str, Any, str | None]] = [
-    ("unknown provider", {"provider": "teams"}, "provider"),
+    ("unknown provider", {"provider": "msteams"}, "provider"),
     ("missing credential field", {"credentials": {}}, "credentials.webhookUrl"),
     ("credential of the wrong type", {"credentials": {"webhookUrl": ["x"]}}, "credentials.webhookUrl"),
     (
