@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from integrations.providers import PROVIDERS
+from integrations.providers.github import LABEL_PATTERN, MAX_LABELS
 from integrations.providers.webhook import MAX_HEADER_VALUE, MAX_HEADERS, RESERVED_HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +127,47 @@ _FIELD_RULES: dict[tuple[str, str], dict[str, Any]] = {
         ]
     },
     ("jira", "baseUrl"): _HTTPS_URL,
+    ("teams", "webhookUrl"): {
+        **_HTTPS_URL,
+        "pattern": rf"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:logic\.azure\.com|powerplatform\.com)"
+        rf"(?::[0-9]{{1,4}})?(?:[/?#]{_NO_SPACE}*)?$",
+    },
+    ("discord", "webhookUrl"): {
+        **_HTTPS_URL,
+        "pattern": r"^https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{1,20}"
+        r"/[A-Za-z0-9_-]{1,100}$",
+    },
+    ("google_chat", "webhookUrl"): {
+        **_HTTPS_URL,
+        "pattern": rf"^https://chat\.googleapis\.com/v1/spaces/[A-Za-z0-9_-]{{1,100}}/messages"
+        rf"\?key={_NO_SPACE[:-1]}&#]+&token={_NO_SPACE[:-1]}&#]+$",
+    },
+    ("github", "apiUrl"): {
+        "anyOf": [
+            {
+                **_HTTPS_URL,
+                "pattern": rf"^https://(?:(?:api\.github\.com|api\.[a-z0-9-]+\.ghe\.com)/?|{_HOST}/api/v3/?)$",
+            },
+            {"type": "null"},
+        ]
+    },
+    ("github", "repository"): {
+        "type": "string",
+        "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$",
+        "not": {"pattern": r"/\.\.?$"},
+    },
+    ("github", "labels"): {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": LABEL_PATTERN},
+                "maxItems": MAX_LABELS,
+                "uniqueItems": True,
+            },
+            {"type": "null"},
+        ]
+    },
+    ("splunk", "url"): {**_HTTPS_URL, "pattern": rf"^https://{_HOST}(?:/services/collector(?:/event)?)?/?$"},
     ("jira", "email"): _EMAIL,
     ("email", "recipients"): {"type": "array", "items": _EMAIL, "minItems": 1, "maxItems": 50, "uniqueItems": True},
 }
@@ -205,7 +247,8 @@ def generate() -> str:
     raw = app.get_openapi_json_schema(
         title="Apviso Integrations API",
         version="1.0.0",
-        description="Connect Slack, signed webhooks, Jira, PagerDuty and email to scans, and inspect deliveries.",
+        description="Connect Slack, signed webhooks, Jira, PagerDuty, email, Microsoft Teams, Discord, Google Chat, "
+        "GitHub Issues and Splunk HEC to scans, and inspect deliveries.",
         servers=[Server(url="https://apviso.com/api/v1", description="Production")],
         security_schemes={"ApiKey": APIKey(name="X-API-Key", in_=APIKeyIn.header)},
         security=[{"ApiKey": []}],

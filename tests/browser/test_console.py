@@ -14,8 +14,11 @@ import requests
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from devstack.testing import start_local_stack, stop_local_stack
+from tests.providers.fake_chat_apps import FakeDiscord, FakeGoogleChat, FakeTeams
+from tests.providers.fake_github import FakeGitHub
 from tests.providers.fake_jira import FakeJira
 from tests.providers.fake_smtp import FakeSmtp
+from tests.providers.fake_splunk import FakeSplunk
 from tests.providers.fakes import FakePagerDuty, FakeSlack, FakeWebhookReceiver, Reply
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (`make browser` installs it); never a downloaded build
@@ -265,6 +268,80 @@ def test_one_integration_of_each_provider_from_the_generated_forms(stack: Stack,
     expect(row(page, "Browser Email")).to_be_visible()
     content = page.content()
     assert WEBHOOK_SECRET not in content and JIRA_TOKEN not in content and fakes.slack.PATH not in content
+
+
+def test_the_five_providers_added_after_the_seed_from_the_generated_forms(stack: Stack, page: Page) -> None:
+    github_token, hec_token = "github_pat_11BROWSER_0123456789abcdef", "0b5e1c2d-browser-hec-token-0001"
+    with (
+        FakeTeams() as teams,
+        FakeDiscord() as discord,
+        FakeGoogleChat() as chat,
+        FakeGitHub(github_token) as github,
+        FakeSplunk(hec_token) as splunk,
+    ):
+        connect(page, stack)
+
+        open_new_form(page, "Microsoft Teams")
+        expect(page.get_by_text("Office 365 connector URLs (*.webhook.office.com) are retired")).to_be_visible()
+        page.get_by_label("Name").fill("Browser Teams")
+        textbox(page, "webhookUrl").fill(teams.webhook_url)
+        page.get_by_role("button", name="Create integration").click()
+        expect(row(page, "Browser Teams")).to_contain_text("finding.new")
+
+        open_new_form(page, "Discord")
+        page.get_by_label("Name").fill("Browser Discord")
+        textbox(page, "webhookUrl").fill(discord.webhook_url)
+        events(page).get_by_label("scan.started").uncheck()
+        page.get_by_role("button", name="Create integration").click()
+        expect(row(page, "Browser Discord")).to_be_visible()
+
+        open_new_form(page, "Google Chat")
+        page.get_by_label("Name").fill("Browser Chat")
+        textbox(page, "webhookUrl").fill(chat.webhook_url)
+        page.get_by_role("button", name="Create integration").click()
+        expect(row(page, "Browser Chat")).to_be_visible()
+
+        open_new_form(page, "GitHub Issues")
+        expect(textbox(page, "token")).to_have_attribute("aria-required", "true")
+        expect(textbox(page, "apiUrl")).not_to_have_attribute("aria-required", "true")
+        expect(events(page).get_by_role("checkbox")).to_have_count(3)
+        page.get_by_label("Name").fill("Browser GitHub")
+        textbox(page, "token").fill(github_token)
+        textbox(page, "apiUrl").fill(github.url)
+        textbox(page, "repository").fill("acme/webapp")
+        textbox(page, "labels").fill("security\nfrom apviso")
+        page.get_by_role("button", name="Create integration").click()
+        expect(row(page, "Browser GitHub")).to_be_visible()
+
+        open_new_form(page, "Splunk HEC")
+        expect(events(page).get_by_role("checkbox")).to_have_count(9)
+        expect(page.get_by_role("checkbox", name="skipTlsVerification")).not_to_be_checked()  # opt-in only
+        page.get_by_label("Name").fill("Browser Splunk")
+        textbox(page, "url").fill(splunk.url)
+        textbox(page, "token").fill(hec_token)
+        textbox(page, "index").fill("security")
+        page.get_by_role("button", name="Create integration").click()
+        expect(row(page, "Browser Splunk")).to_be_visible()
+        screenshot(page, "09-new-providers")
+
+        created = {i["name"]: i for i in stack.call("GET", "/v1/integrations").json()["data"]}
+        names = {"Browser Teams": "teams", "Browser Discord": "discord", "Browser Chat": "google_chat",
+                 "Browser GitHub": "github", "Browser Splunk": "splunk"}  # fmt: skip
+        assert {name: created[name]["provider"] for name in names} == names
+        assert "scan.started" not in created["Browser Discord"]["enabledEvents"]
+        # What was typed reached each fake: every test delivery succeeds there.
+        for name in names:
+            result = stack.call("POST", f"/v1/integrations/{created[name]['id']}/test").json()
+            assert result["success"], (name, result)
+        assert teams.cards and discord.messages and chat.messages and splunk.events
+        assert splunk.events[-1]["index"] == "security"
+        assert (github.last.method, github.last.path) == ("GET", "/repos/acme/webapp")
+        # The page never shows a credential back.
+        page.reload()
+        expect(row(page, "Browser Splunk")).to_be_visible()
+        content = page.content()
+        for secret in (github_token, hec_token, FakeDiscord.TOKEN, FakeTeams.SIG, FakeGoogleChat.TOKEN):
+            assert secret not in content
 
 
 def test_validation_errors_appear_next_to_their_fields(stack: Stack, page: Page) -> None:

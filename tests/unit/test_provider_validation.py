@@ -12,6 +12,18 @@ from integrations.service import validate_settings
 
 SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"[:32]
+TEAMS_URL = (
+    "https://prod-12.westeurope.logic.azure.com:443/workflows/0c5a3f1e2b7d/triggers/manual/paths/invoke"
+    "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC123"
+)
+TEAMS_PP_URL = (
+    "https://default0c5a3f1e.2b.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/"
+    "0c5a3f1e/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC123"
+)
+DISCORD_URL = "https://discord.com/api/webhooks/1234567890123456789/AbCdEf_-0123456789abcdefABCDEF"
+CHAT_URL = "https://chat.googleapis.com/v1/spaces/AAAAabc/messages?key=AIzaSyKey&token=tok%3D"
+GITHUB_TOKEN = "github_pat_11AAAA_0123456789"
+HEC = {"url": "https://splunk.example.com:8088", "token": "7e1b1c55-4f2e-4a7b-9c1d-0a1b2c3d4e5f"}
 
 VALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str]]] = [
     ("slack", {"webhookUrl": SLACK_URL}, {"channel": "#security-alerts"}, ["scan.completed", "finding.high"]),
@@ -43,6 +55,41 @@ VALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str]]] = [
     ),
     ("pagerduty", {"routingKey": ROUTING_KEY}, None, ["finding.critical", "scan.failed"]),
     ("email", {"recipients": ["sec@example.com", "ops@example.org"]}, {"digestMode": True}, ["scan.completed"]),
+    ("teams", {"webhookUrl": TEAMS_URL}, None, ["finding.new", "scan.failed"]),
+    ("teams", {"webhookUrl": TEAMS_PP_URL}, None, ["report.ready"]),
+    ("discord", {"webhookUrl": DISCORD_URL}, None, ["finding.critical"]),
+    (
+        "discord",
+        {"webhookUrl": DISCORD_URL.replace("discord.com/api", "discordapp.com/api/v10")},
+        None,
+        ["scan.started"],
+    ),
+    ("google_chat", {"webhookUrl": CHAT_URL}, None, ["scan.completed", "finding.high"]),
+    (
+        "github",
+        {"token": GITHUB_TOKEN},
+        {"repository": "acme/webapp", "labels": ["security", "bug bounty"]},
+        ["finding.new"],
+    ),
+    (
+        "github",
+        {"token": GITHUB_TOKEN, "apiUrl": "https://ghe.corp.example/api/v3"},
+        {"repository": "a/b.c"},
+        ["finding.high"],
+    ),
+    (
+        "github",
+        {"token": GITHUB_TOKEN, "apiUrl": "https://api.acme.ghe.com"},
+        {"repository": "acme/webapp"},
+        ["finding.high"],
+    ),
+    ("splunk", HEC, None, ["schedule.skipped", "finding.new"]),
+    (
+        "splunk",
+        {**HEC, "url": "https://http-inputs-acme.splunkcloud.com/services/collector/event"},
+        {"index": "security", "sourcetype": "apviso:event", "skipTlsVerification": True},
+        ["scan.started"],
+    ),
 ]
 
 
@@ -146,6 +193,81 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[str], str]]
     ("email", {"recipients": ["a@b.io", "A@b.io"]}, None, ["scan.completed"], "credentials.recipients"),
     ("email", {"recipients": ["a@b.io"]}, {"digestMode": "true"}, ["scan.completed"], "config.digestMode"),
     ("email", {"recipients": ["a@b.io"]}, {"digestMode": True}, ["finding.critical"], "config.digestMode"),
+    (
+        "teams",
+        {"webhookUrl": "https://acme.webhook.office.com/webhookb2/x/IncomingWebhook/y/z"},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    (
+        "teams",
+        {"webhookUrl": "https://evil.example/workflows/x?sig=y"},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    ("teams", {"webhookUrl": TEAMS_URL.replace("https", "http", 1)}, None, ["scan.started"], "credentials.webhookUrl"),
+    ("teams", {"webhookUrl": TEAMS_URL}, None, ["schedule.skipped"], "enabledEvents[0]"),
+    (
+        "discord",
+        {"webhookUrl": "https://discord.com/api/webhooks/123"},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    (
+        "discord",
+        {"webhookUrl": DISCORD_URL.replace("discord.com", "discord.evil.example")},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    ("discord", {"webhookUrl": DISCORD_URL + "?wait=true"}, None, ["scan.started"], "credentials.webhookUrl"),
+    (
+        "google_chat",
+        {"webhookUrl": CHAT_URL.replace("&token=tok%3D", "")},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    (
+        "google_chat",
+        {"webhookUrl": CHAT_URL.replace("chat.googleapis.com", "chat.evil.example")},
+        None,
+        ["scan.started"],
+        "credentials.webhookUrl",
+    ),
+    ("github", {"token": GITHUB_TOKEN}, None, ["finding.new"], "config.repository"),
+    ("github", {"token": GITHUB_TOKEN}, {"repository": "no-slash"}, ["finding.new"], "config.repository"),
+    ("github", {"token": GITHUB_TOKEN}, {"repository": "acme/.."}, ["finding.new"], "config.repository"),
+    ("github", {"token": "has space tok"}, {"repository": "a/b"}, ["finding.new"], "credentials.token"),
+    (
+        "github",
+        {"token": GITHUB_TOKEN, "apiUrl": "https://ghe.corp.example/"},
+        {"repository": "a/b"},
+        ["finding.new"],
+        "credentials.apiUrl",
+    ),
+    ("github", {"token": GITHUB_TOKEN}, {"repository": "a/b", "labels": ["x", "x"]}, ["finding.new"], "config.labels"),
+    (
+        "github",
+        {"token": GITHUB_TOKEN},
+        {"repository": "a/b", "labels": [" padded"]},
+        ["finding.new"],
+        "config.labels[0]",
+    ),
+    ("github", {"token": GITHUB_TOKEN}, {"repository": "a/b"}, ["scan.completed"], "enabledEvents[0]"),
+    (
+        "splunk",
+        {**HEC, "url": "https://splunk.example.com:8088/services/other"},
+        None,
+        ["scan.started"],
+        "credentials.url",
+    ),
+    ("splunk", {"url": HEC["url"]}, None, ["scan.started"], "credentials.token"),
+    ("splunk", HEC, {"skipTlsVerification": "yes"}, ["scan.started"], "config.skipTlsVerification"),
+    ("splunk", HEC, {"index": "no spaces allowed"}, ["scan.started"], "config.index"),
 ]
 
 
@@ -171,3 +293,22 @@ def test_local_destinations_need_the_setting() -> None:
     assert validate_settings(PROVIDERS["webhook"], local, None, ["scan.started"], allow_local_destinations=True)
     slack_local = {"webhookUrl": "http://127.0.0.1:9000/services/T/B/x"}
     assert validate_settings(PROVIDERS["slack"], slack_local, None, ["scan.started"], allow_local_destinations=True)
+
+
+LOCAL_FAKES: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
+    ("teams", {"webhookUrl": "http://127.0.0.1:9000/workflows/x/triggers/manual/paths/invoke?sig=s"}, None),
+    ("discord", {"webhookUrl": "http://127.0.0.1:9000/api/webhooks/123/token"}, None),
+    ("google_chat", {"webhookUrl": "http://127.0.0.1:9000/v1/spaces/AAAA/messages?key=k&token=t"}, None),
+    ("github", {"token": "t", "apiUrl": "http://127.0.0.1:9000"}, {"repository": "a/b"}),
+    ("splunk", {"url": "http://127.0.0.1:8088", "token": "t"}, None),
+]
+
+
+@pytest.mark.parametrize(("provider", "credentials", "config"), LOCAL_FAKES)
+def test_new_providers_reach_local_fakes_only_with_the_setting(
+    provider: str, credentials: dict[str, Any], config: dict[str, Any] | None
+) -> None:
+    events = [PROVIDERS[provider].supported_events[0]]
+    with pytest.raises(ValidationFailed):
+        validate_settings(PROVIDERS[provider], credentials, config, events, allow_local_destinations=False)
+    assert validate_settings(PROVIDERS[provider], credentials, config, events, allow_local_destinations=True)

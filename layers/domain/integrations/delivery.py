@@ -41,6 +41,9 @@ class Outcome:
     retryable: bool = False
     retry_after: float | None = None  # seconds the provider asked us to wait
     skipped: bool = False  # nothing had to be sent (e.g. the finding already has its Jira issue)
+    # The provider said the destination is over its rate limit with a status other than 429 (GitHub's 403):
+    # the destination is held as after a 429.
+    rate_limited: bool = False
 
 
 class ProviderState(Protocol):

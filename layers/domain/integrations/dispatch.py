@@ -141,7 +141,7 @@ class Dispatcher:
             )
             send = provider.send_test if test else provider.send
             outcome = send(delivery, self.context)
-            if pace_key is not None and outcome.response_code == 429:
+            if pace_key is not None and (outcome.response_code == 429 or outcome.rate_limited):
                 self._hold(provider.rate_interval is not None, pace_key, outcome)
         if not outcome.skipped:
             self._remember(record, delivery_id, event_type, outcome, attempt, started, event)

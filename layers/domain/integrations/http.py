@@ -335,9 +335,12 @@ def post(
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     deadline: AttemptDeadline | None = None,
+    verify: bool = True,
 ) -> HttpResponse:
     """POST and return the answer, whatever its status; raises TransportError when there is none."""
-    return request("POST", url, json_body=json_body, data=data, headers=headers, auth=auth, deadline=deadline)
+    return request(
+        "POST", url, json_body=json_body, data=data, headers=headers, auth=auth, deadline=deadline, verify=verify
+    )
 
 
 def request(
@@ -349,13 +352,18 @@ def request(
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     deadline: AttemptDeadline | None = None,
+    verify: bool = True,
 ) -> HttpResponse:
     """One HTTP request with the service's User-Agent, no redirects, over by ``deadline`` (a new attempt's if None).
 
     The answer's body is read up to ANSWER_LIMIT bytes; a longer one is cut there and its connection closed.
+    ``verify=False`` skips TLS certificate verification: only for an integration whose owner opted in (a Splunk
+    HEC with its self-signed certificate); the SSRF guard still applies.
     """
     import requests  # at the first request, not with this module (see _guarded_adapter)
 
+    if not verify:
+        _quiet_insecure_warning()
     deadline = deadline or attempt_deadline()
     # identity: the prefix read is of the bytes as sent, never of a decompressed (and unbounded) stream.
     sent_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
@@ -373,6 +381,7 @@ def request(
                 timeout=(min(CONNECT_TIMEOUT, deadline.remaining()), deadline.remaining()),
                 allow_redirects=False,
                 stream=True,
+                verify=None if verify else False,  # None: the session's own (a test's CA bundle, else the system's)
             )
         except ssrf.RefusedDestination as error:
             # The address, never the URL (a credential), so that an operator can see what was attempted.
@@ -427,6 +436,16 @@ def _decode(body: bytes, response: requests.Response) -> str:
         return body.decode(get_encoding_from_headers(response.headers) or "utf-8", errors="replace")
     except LookupError:  # a charset no codec knows
         return body.decode("utf-8", errors="replace")
+
+
+@cache
+def _quiet_insecure_warning() -> None:
+    # urllib3 warns on every unverified request; the integration's owner chose it, so the warning says nothing new.
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
 
 def _elapsed(started: float) -> int:

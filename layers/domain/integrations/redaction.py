@@ -20,6 +20,12 @@ SENSITIVE_KEYS = frozenset(
 # Shapes of secrets, for text such as exception messages.
 SECRET_PATTERNS = (
     re.compile(r"https://hooks\.slack(?:-gov)?\.com/services/[^\s\"'<>]+"),
+    re.compile(r"https://(?:[a-z]+\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/[^\s\"'<>]+"),
+    re.compile(r"https://chat\.googleapis\.com/v1/spaces/[^\s\"'<>]+"),
+    re.compile(r"(?<=[?&]sig=)[^&\s\"'<>]+"),  # a Teams Workflows (Logic Apps) URL's signature
+    re.compile(r"(?<=[?&])(?:key|token)=[^&\s\"'<>]+"),  # a Google Chat webhook's key and token
+    re.compile(r"\b(?:github_pat_|gh[pousr]_)[A-Za-z0-9_]{8,}"),
+    re.compile(r"(?i)\bsplunk\s+[A-Za-z0-9._~+/=\-]{8,}"),  # HEC's Authorization: Splunk <token>
     re.compile(r"whsec_[A-Za-z0-9+/=]+"),
     re.compile(r"apvk_[A-Za-z0-9_\-]+"),
     re.compile(r"(?i)\b(?:basic|bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"),

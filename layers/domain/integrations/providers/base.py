@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
 from pydantic.fields import FieldInfo
@@ -87,6 +87,17 @@ class Provider:
         collect(credentials.model_dump())
         collect(config.model_dump().get("headers") or {})
         return found
+
+
+def with_url_parts(values: list[str]) -> list[str]:
+    """``values`` plus the path, its last segment, the query and each query value of every URL among them: the
+    parts of a webhook URL that hold its token (Discord's last segment, ``sig=``, ``key=``/``token=``), which an
+    error may quote alone."""
+    urls = [urlsplit(value) for value in values if value.startswith(("https://", "http://"))]
+    parts = [part for url in urls for part in (url.path, url.path.rsplit("/", 1)[-1], url.query)]
+    decoded = [value for url in urls for _, value in parse_qsl(url.query)]
+    raw = [pair.partition("=")[2] for url in urls for pair in url.query.split("&")]  # as sent, percent-encoded
+    return [*values, *filter(None, parts), *decoded, *filter(None, raw)]
 
 
 def parse_settings(

@@ -1,16 +1,10 @@
 """Jira Cloud issues through REST API v3.
 
 Decisions:
-- One issue per (integration, finding). The issue's key is remembered for a year under
-  ``jira:{integration_id}:{finding_id}``; a finding that has one is reported as a skipped success with no
-  request. Jira's JQL search is eventually consistent, so it cannot tell whether an issue was just created.
-- Two deliveries for one finding may run at once (the producer sends finding.new and finding.critical).
-  Before creating, a delivery reserves ``jira:{integration_id}:{finding_id}:creating`` with a conditional
-  write: only the winner creates, a loser reports a skipped success. A failed creation releases the
-  reservation so that its retry (or a later event) can create. A retry of the winning delivery itself (same
-  delivery id) may take the reservation back, since its earlier attempt died before it could finish; the
-  reservation also expires by itself after RESERVATION_TTL, far longer than one attempt may run.
-- Left open: when Jira creates the issue but the attempt dies before remembering its key, the retry creates
+- One issue per (integration, finding), remembered a year under ``jira:{integration_id}:{finding_id}``, with
+  concurrent deliveries of one finding creating one issue (``once_per_finding``: a conditional reservation).
+  Jira's JQL search is eventually consistent, so it cannot tell whether an issue was just created.
+  Left open: when Jira creates the issue but the attempt dies before remembering its key, the retry creates
   a second issue.
 - Projects whose create screen lacks Priority answer 400 "Field 'priority' cannot be set": the same attempt
   sends the issue once more without priority.
@@ -31,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from integrations.delivery import Delivery, Outcome, ProviderState
+from integrations.delivery import Delivery, Outcome
 from integrations.http import (
     AttemptDeadline,
     HttpResponse,
@@ -46,9 +40,8 @@ from integrations.http import (
 )
 from integrations.providers import messages
 from integrations.providers.base import EmailAddress, Provider, ProviderModel, SendContext, check_destination_url
+from integrations.providers.once_per_finding import create_once, record_key
 
-ISSUE_TTL = 365 * 24 * 3600
-RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout
 # Jira's documented limits: a summary of 255 characters on one line, a description of 32,767. Event text is cut
 # to them with an ellipsis: the description's heading and each fact to DESCRIPTION_TEXT_LIMIT, and a link longer
 # than MAX_LINK is left out (a cut URL leads nowhere), which keeps the whole description far below Jira's limit.
@@ -93,17 +86,9 @@ class Jira(Provider):
     def send(cls, delivery: Delivery, context: SendContext) -> Outcome:
         """Create the finding's issue unless it has one or another delivery is creating it."""
         secrets = cls.secret_values(delivery.credentials, delivery.config)
-        key = issue_record_key(delivery)
-        if key is None:
-            return _create_issue(delivery, secrets)[0]
-        if context.state.get(key) is not None or not _reserve(delivery, context.state, key):
-            return Outcome(True, None, 0, skipped=True)
-        outcome, issue = _create_issue(delivery, secrets)
-        if issue is None:
-            context.state.delete(reservation_key(key))
-        else:
-            context.state.put_if_absent(key, issue, ISSUE_TTL)
-        return outcome
+        return create_once(
+            delivery, context.state, issue_record_key(delivery), lambda: _create_issue(delivery, secrets)
+        )
 
     @classmethod
     def send_test(cls, delivery: Delivery, context: SendContext) -> Outcome:
@@ -120,22 +105,7 @@ class Jira(Provider):
 
 def issue_record_key(delivery: Delivery) -> str | None:
     """Where the finding's issue key is remembered; None for an event without a finding."""
-    finding = delivery.event.data.finding
-    return None if finding is None else f"jira:{delivery.integration_id}:{messages.key_part(finding.id)}"
-
-
-def reservation_key(record_key: str) -> str:
-    """Where the delivery creating the finding's issue holds its reservation."""
-    return f"{record_key}:creating"
-
-
-def _reserve(delivery: Delivery, state: ProviderState, record_key: str) -> bool:
-    """Whether this delivery may create the issue: it took the reservation, or holds it from an earlier attempt."""
-    key = reservation_key(record_key)
-    if state.put_if_absent(key, {"status": "creating", "deliveryId": delivery.delivery_id}, RESERVATION_TTL):
-        return True
-    held = state.get(key)
-    return held is not None and bool(held.get("deliveryId") == delivery.delivery_id)
+    return record_key("jira", delivery)
 
 
 def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict[str, Any] | None]:
