@@ -67,10 +67,3 @@ def clip(text: str, limit: int) -> str:
         return text
     return text[: max(limit - 1, 0)] + "…"
 
-
-def clip_bytes(text: str, limit: int) -> str:
-    """``text`` within ``limit`` UTF-8 bytes, an ellipsis marking a cut, never half a character."""
-    encoded = text.encode()
-    if len(encoded) <= limit:
-        return text
-    return encoded[: max(limit - 3, 0)].decode(errors="ignore") + "…"  # "…" is 3 bytes in UTF-8
