@@ -244,7 +244,7 @@ def parser() -> argparse.ArgumentParser:
     list_secrets = secret_actions.add_parser("list", help="list the stack's integration secrets")
     delete_secrets = secret_actions.add_parser("delete", help="delete them all (after deleting the stack)")
     for sub in (list_secrets, delete_secrets):
-        sub.add_argument("--stack", dest="secrets_stack", help="the stack (may already be deleted)")
+        sub.add_argument("--stack", dest="secrets_stack", metavar="STACK", help="the stack (may already be deleted)")
     delete_secrets.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete_secrets.add_argument(
         "--without-recovery",

@@ -170,7 +170,7 @@ def test_a_restart_on_the_same_ports_right_after_a_stop_succeeds(tmp_path: Path)
             reply = requests.get(
                 f"{api_url}/v1/integrations/providers",
                 headers={"X-API-Key": "apvk_local_dev", "Connection": "close"},
-                timeout=10,
+                timeout=30,  # the first one cold-starts the authorizer and the route, slowly on a busy machine
             )
             assert reply.status_code == 200
     finally:
@@ -179,7 +179,7 @@ def test_a_restart_on_the_same_ports_right_after_a_stop_succeeds(tmp_path: Path)
     process, again, _ = start_local_stack(ports, log_path=tmp_path / "second.log")
     try:
         assert again == api_url
-        reply = requests.get(f"{again}/v1/integrations/providers", headers={"X-API-Key": "apvk_local_dev"}, timeout=10)
+        reply = requests.get(f"{again}/v1/integrations/providers", headers={"X-API-Key": "apvk_local_dev"}, timeout=30)
         assert reply.status_code == 200
     finally:
         assert stop_local_stack(process) == 0

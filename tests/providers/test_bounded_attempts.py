@@ -82,11 +82,11 @@ def test_a_dripping_answer_ends_at_the_deadline_as_a_timeout(answer: Answer) -> 
             http.post(receiver.url + "/hook", json_body={}, deadline=http.attempt_deadline(DEADLINE))
         took = time.monotonic() - started
 
-    assert DEADLINE <= took < DEADLINE + 0.5
+    assert DEADLINE <= took < DEADLINE + 1.5  # slack for a busy machine; without the deadline it drips for hours
     assert str(raised.value) == f"Timeout: no complete response within {DEADLINE:g} s"
     outcome = http.outcome_from_transport_error(raised.value)
     assert (outcome.success, outcome.retryable, outcome.response_code) == (False, True, None)
-    assert DEADLINE * 1000 <= outcome.response_time_ms < (DEADLINE + 0.5) * 1000
+    assert DEADLINE * 1000 <= outcome.response_time_ms < (DEADLINE + 1.5) * 1000
 
 
 @pytest.mark.parametrize(("provider", "test"), PATHS, ids=PATH_IDS)
@@ -95,20 +95,20 @@ def test_every_provider_path_times_a_dripping_receiver_out(provider: str, test: 
         outcome, took = timed(lambda: SENDERS[provider](receiver.url, test=test))
 
     assert receiver.requests, "the attempt reached the receiver"
-    assert short_deadline <= took < short_deadline + 0.5
+    assert short_deadline <= took < short_deadline + 1.5
     assert outcome.error == f"Timeout: no complete response within {short_deadline:g} s"
     assert (outcome.success, outcome.retryable) == (False, True)
 
 
-def test_a_second_request_of_one_attempt_gets_only_what_is_left(short_deadline: float) -> None:
+def test_a_second_request_of_one_attempt_gets_only_what_is_left() -> None:
     # Jira's retry without priority shares its attempt's deadline: two slow answers cannot make two deadlines.
     with HostileReceiver(DRIPPING_BODY) as receiver:
-        deadline = http.attempt_deadline()
-        time.sleep(short_deadline / 2)
+        deadline = http.attempt_deadline(3.0)
+        time.sleep(2.5)
         started = time.monotonic()
         with pytest.raises(http.TransportError):
             http.post(receiver.url, json_body={}, deadline=deadline)
-    assert time.monotonic() - started < short_deadline / 2 + 0.4
+    assert time.monotonic() - started < 0.5 + 1.5  # what was left, not a fresh 3 s
 
 
 def peak_memory(call: Callable[[], object]) -> int:
@@ -194,7 +194,7 @@ def test_several_silent_addresses_cannot_add_up_past_the_deadline(monkeypatch: p
     # four blackholed addresses would take four connect timeouts, unless each gets only what is left.
     monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "false")
     settings.load.cache_clear()
-    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.4)
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.6)
     network = FakeNetwork.install(monkeypatch)
     network.add("blackholed.example", *(f"93.184.215.{n}" for n in range(14, 18)))
     tried: list[float | None] = []
@@ -216,5 +216,6 @@ def test_several_silent_addresses_cannot_add_up_past_the_deadline(monkeypatch: p
         settings.load.cache_clear()
 
     assert str(raised.value).startswith("Timeout")
-    assert len(tried) >= 3, "several addresses were tried"
-    assert took < 1.0 + 0.3
+    assert len(tried) >= 2, "several addresses were tried"
+    assert tried[0] == 0.6 and tried[1] is not None and tried[1] < 0.6, "the next address gets only what is left"
+    assert took < 1.0 + 0.8  # not 4 connect timeouts of 0.6 s

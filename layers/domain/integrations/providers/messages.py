@@ -85,11 +85,3 @@ def key_part(value: str) -> str:
     if len(value) <= MAX_KEY_PART:
         return value
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def truncate_bytes(text: str, limit: int) -> str:
-    """``text`` within ``limit`` UTF-8 bytes, an ellipsis marking a cut, never half a character."""
-    encoded = text.encode()
-    if len(encoded) <= limit:
-        return text
-    return encoded[: max(limit - len(ELLIPSIS.encode()), 0)].decode(errors="ignore") + ELLIPSIS
