@@ -250,6 +250,7 @@ def test_one_integration_of_each_provider_from_the_generated_forms(stack: Stack,
     assert created["Browser Slack"]["enabledEvents"] == [
         "scan.completed",
         "scan.failed",
+        "finding.new",
         "finding.critical",
         "finding.high",
         "report.ready",

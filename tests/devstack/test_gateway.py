@@ -22,9 +22,9 @@ from .conftest import AUTHORIZER, TEMPLATE
 Fragment = Callable[..., Path]
 
 
-def build_gateway(path: Path) -> Gateway:
+def build_gateway(path: Path, parameters: dict[str, str] | None = None) -> Gateway:
     template = load_template(path)
-    resources = plan(template, "st")
+    resources = plan(template, "st", parameters)
     functions = load_functions(template, resources)
     return Gateway(load_api(template, resources, functions), functions, port=0)
 

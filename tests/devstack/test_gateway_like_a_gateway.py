@@ -22,6 +22,9 @@ from .test_gateway import build_gateway
 
 ROUTE_FALLBACK = (REPO_ROOT / "functions" / "route_fallback" / "app.py").read_text()
 ODD_METHODS = ["TRACE", "CONNECT", "PROPFIND", "PURGE", "BREW"]
+# The bursts below test connection handling, so one account may send them all (per-account limits have their own
+# tests in test_throttling.py).
+UNTHROTTLED = {"AccountRateLimit": "1000", "AccountBurstLimit": "1000"}
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def served(tmp_path: Path) -> Iterator[Gateway]:
         TEMPLATE.read_text(),
         {"functions/authorizer": AUTHORIZER, "functions/route_fallback": ROUTE_FALLBACK},
     )
-    gateway = build_gateway(stack)
+    gateway = build_gateway(stack, UNTHROTTLED)
     gateway.start()
     yield gateway
     gateway.stop()
