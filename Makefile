@@ -24,11 +24,12 @@ setup: $(VENV)/.stamp $(TOOLS)/.stamp $(CHECKOV)/.stamp
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/dev.txt)
 UV := $(VENV)/bin/uv
 
-$(VENV)/.stamp: requirements/dev.txt
+$(VENV)/.stamp: requirements/dev.txt pyproject.toml
 	test -x "$(PYTHON)" || { echo "Python 3.13 not found (set PYTHON=/path/to/python3.13)"; exit 1; }
 	rm -rf $(VENV) && "$(PYTHON)" -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(VENV)/bin/python requirements/dev.txt
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps --editable .
 	touch $@
 
 $(TOOLS)/.stamp: requirements/tools.txt $(VENV)/.stamp
@@ -105,7 +106,7 @@ build: setup
 # The deployable artifacts build, and the project's layer holds its package but nothing the runtime or
 # the public Powertools layer already provides.
 build-check: build
-	test -f .aws-sam/build/DomainLayer/python/integrations/service.py
+	test -f .aws-sam/build/DomainLayer/python/integrations/api/service.py
 	! ls -d .aws-sam/build/DomainLayer/python/{boto3,botocore,pydantic,aws_lambda_powertools} 2>/dev/null
 
 # The performance targets (README "Performance"): each figure next to its goal, non-zero exit when one is missed.

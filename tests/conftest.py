@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
-from integrations import aws, delivery_logs, dispatch, fanout, redelivery, service, settings
-from integrations.observability import logger
+from integrations.api import redelivery, service
+from integrations.delivery import dispatch, fanout
+from integrations.platform import aws, settings
+from integrations.platform.observability import logger
+from integrations.storage import delivery_logs
 from tests.security.network import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]

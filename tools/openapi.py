@@ -40,7 +40,7 @@ def routers() -> list[Router]:
 
 def _drop_powertools_422(document: dict[str, Any]) -> dict[str, Any]:
     # Powertools documents its own 422 body for validated routes; this API answers 400 with its
-    # error body instead (integrations.api), which each route declares.
+    # error body instead (integrations.api.resolver), which each route declares.
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"].pop("422", None)
@@ -53,7 +53,7 @@ def _drop_powertools_422(document: dict[str, Any]) -> dict[str, Any]:
 
 def _document_integration_ids(document: dict[str, Any]) -> dict[str, Any]:
     # The routes take the id as a plain string and refuse anything but a UUID themselves
-    # (integrations.api.integration_id), so that a malformed id answers the error body, not Powertools' own.
+    # (integrations.api.resolver.integration_id), so that a malformed id answers the error body, not Powertools' own.
     for operations in document["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
@@ -193,7 +193,7 @@ def _provider_schema(provider_id: str, model: type[Any]) -> dict[str, Any]:
 
 def _document_providers(document: dict[str, Any]) -> dict[str, Any]:
     # The create body is one shape per provider (credentials, config and enabledEvents depend on it), which the
-    # request model checks in code (integrations.service); the document states each shape, chosen by `provider`.
+    # request model checks in code (integrations.api.service); the document states each shape, chosen by `provider`.
     schemas = document["components"]["schemas"]
     common = schemas["CreateIntegrationRequest"]
     variants = {}

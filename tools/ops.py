@@ -8,18 +8,17 @@ SECRETS_PREFIX, EVENTS_QUEUE_URL, EVENTS_DLQ_URL, DELIVERIES_QUEUE_URL, DELIVERI
 --table still names the API keys table). AWS credentials and region come from the usual AWS environment
 (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local stack).
 
-  python tools/ops.py --stack apviso-integrations-dev keys issue --account acct_123
-  python tools/ops.py --stack apviso-integrations-dev keys list --account acct_123
-  python tools/ops.py --stack apviso-integrations-dev keys revoke --account acct_123 --key-id 3f9c0a1b2c4d
-  python tools/ops.py --stack apviso-integrations-dev keys plan --account acct_123 [--usage-plan ID|default]
-  (issue, list and revoke also work without "keys", their original spelling)
-  python tools/ops.py --stack apviso-integrations-dev dlq inspect [--queue events|deliveries] [--limit 100]
-  python tools/ops.py --stack apviso-integrations-dev dlq redrive [--queue events|deliveries] [--limit N]
-  python tools/ops.py --stack apviso-integrations-dev integration disable --account acct_123 <id> --reason "…"
-  python tools/ops.py --stack apviso-integrations-dev integration enable --account acct_123 <id>
-  python tools/ops.py --stack apviso-integrations-dev ses status [--sender alerts@example.com]
-  python tools/ops.py secrets list --stack apviso-integrations-dev
-  python tools/ops.py secrets delete --stack apviso-integrations-dev [--yes] [--without-recovery]
+  integrations-ops --stack apviso-integrations-dev keys issue --account acct_123
+  integrations-ops --stack apviso-integrations-dev keys list --account acct_123
+  integrations-ops --stack apviso-integrations-dev keys revoke --account acct_123 --key-id 3f9c0a1b2c4d
+  integrations-ops --stack apviso-integrations-dev keys plan --account acct_123 [--usage-plan ID|default]
+  integrations-ops --stack apviso-integrations-dev dlq inspect [--queue events|deliveries] [--limit 100]
+  integrations-ops --stack apviso-integrations-dev dlq redrive [--queue events|deliveries] [--limit N]
+  integrations-ops --stack apviso-integrations-dev integration disable --account acct_123 <id> --reason "…"
+  integrations-ops --stack apviso-integrations-dev integration enable --account acct_123 <id>
+  integrations-ops --stack apviso-integrations-dev ses status [--sender alerts@example.com]
+  integrations-ops secrets list --stack apviso-integrations-dev
+  integrations-ops secrets delete --stack apviso-integrations-dev [--yes] [--without-recovery]
 """
 
 from __future__ import annotations
@@ -37,13 +36,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from integrations import apikeys
-from integrations.deadletters import DeadLetterQueue, DeadLetters
-from integrations.errors import Conflict, NotFound
+from integrations.api.service import MAX_REASON, IntegrationService
+from integrations.delivery.deadletters import DeadLetterQueue, DeadLetters
 from integrations.models import UpdateIntegrationRequest
-from integrations.service import MAX_REASON, IntegrationService
-from integrations.store import IntegrationRecord, IntegrationStore
-from integrations.vault import CredentialVault
+from integrations.platform.errors import Conflict, NotFound
+from integrations.storage import apikeys
+from integrations.storage.store import IntegrationRecord, IntegrationStore
+from integrations.storage.vault import CredentialVault
 
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack", help="CloudFormation stack name (its outputs name the tables and queues)")
-    where.add_argument("--table", help="API keys table name (issue, list, revoke)")
+    where.add_argument("--table", help="API keys table name (keys issue, list, revoke)")
     where.add_argument(
         "--local", action="store_true", help="the local stack of `make run` (with AWS_ENDPOINT_URL pointing at it)"
     )
@@ -210,10 +209,14 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    add_key_commands(commands)  # the original spelling: `issue`, `list`, `revoke`
     keys = commands.add_parser("keys", help="API keys and each account's usage plan")
     key_actions = keys.add_subparsers(dest="action", required=True)
-    add_key_commands(key_actions)
+    issue = key_actions.add_parser("issue", help="create a key for an account and print it once")
+    listing = key_actions.add_parser("list", help="list an account's key ids")
+    revoke = key_actions.add_parser("revoke", help="revoke one of an account's keys by its key id")
+    for sub in (issue, listing, revoke):
+        sub.add_argument("--account", required=True, type=account)
+    revoke.add_argument("--key-id", required=True)
     plan = key_actions.add_parser("plan", help="show an account's usage plan, or move it to another plan")
     plan.add_argument("--account", required=True, type=account)
     plan.add_argument("--to", metavar="USAGE_PLAN_ID", help="move it there ('default': the stack's own plan)")
@@ -254,17 +257,6 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_key_commands(commands: Any) -> None:
-    """issue, list and revoke (under `keys`, and at the top level where they started)."""
-    issue = commands.add_parser("issue", help="create a key for an account and print it once")
-    issue.add_argument("--account", required=True, type=account)
-    listing = commands.add_parser("list", help="list an account's key ids")
-    listing.add_argument("--account", required=True, type=account)
-    revoke = commands.add_parser("revoke", help="revoke one of an account's keys by its key id")
-    revoke.add_argument("--account", required=True, type=account)
-    revoke.add_argument("--key-id", required=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     arguments = parser()
     args = arguments.parse_args(argv)
@@ -275,9 +267,6 @@ def main(argv: list[str] | None = None) -> int:
         args.stack = secrets_stack
     stack = Stack(args.stack, args.table, local=args.local, usage_plan=args.usage_plan)
     commands: dict[str, Callable[[argparse.Namespace, Stack], int]] = {
-        "issue": issue_key,
-        "list": list_keys,
-        "revoke": revoke_key,
         "dlq": dead_letters,
         "integration": switch_integration,
         "ses": ses_status,

@@ -6,8 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import apikeys, gateway_policy, settings
-from integrations.observability import logger
+from integrations.api import gateway_policy
+from integrations.platform import settings
+from integrations.platform.observability import logger
+from integrations.storage import apikeys
 
 
 @logger.inject_lambda_context(clear_state=True)

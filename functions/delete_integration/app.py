@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import service
-from integrations.api import account_id, build_app, error_responses, integration_id
+from integrations.api import service
+from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.models import DeleteResponse
-from integrations.observability import logger, tracer
+from integrations.platform.observability import logger, tracer
 
 router = Router()
 

@@ -1,8 +1,8 @@
 """SQS-triggered: one delivery attempt per job; a retryable failure stays queued until its next attempt.
 
 The jobs of a batch are delivered concurrently, one thread per integration, each integration's jobs in order
-(integrations.batch). A job whose destination's rate allows no message for a while goes back to the queue
-with that delay, without counting as an attempt (integrations.pacing). So does a job that this invocation has
+(integrations.delivery.batch). A job whose destination's rate allows no message for a while goes back to the queue
+with that delay, without counting as an attempt (integrations.delivery.pacing). So does a job that this invocation has
 no longer the time to attempt: every attempt is bounded (dispatch.attempt_budget), and the batch must end
 before the function's timeout cuts an attempt short.
 """
@@ -16,9 +16,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import batch, dispatch, pacing, retry, settings
-from integrations.jobs import DeliveryJob
-from integrations.observability import logger, record_service_failure, tracer
+from integrations.delivery import batch, dispatch, pacing, retry
+from integrations.delivery.jobs import DeliveryJob
+from integrations.platform import settings
+from integrations.platform.observability import logger, record_service_failure, tracer
 
 processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 

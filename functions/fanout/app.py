@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import fanout
-from integrations.observability import logger, tracer
+from integrations.delivery import fanout
+from integrations.platform.observability import logger, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -8,11 +8,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import delivery_logs, service
-from integrations.api import account_id, build_app, error_responses, integration_id
+from integrations.api import service
+from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.catalog import DeliveryStatus
 from integrations.models import DeliveryLogsResponse, LoggedEvent
-from integrations.observability import logger, tracer
+from integrations.platform.observability import logger, tracer
+from integrations.storage import delivery_logs
 
 router = Router()
 

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations.api import build_app, error_responses
+from integrations.api.provider_catalog import provider_catalog
+from integrations.api.resolver import build_app, error_responses
 from integrations.models import ProvidersResponse
-from integrations.observability import logger, tracer
-from integrations.providers.catalog import provider_catalog
+from integrations.platform.observability import logger, tracer
 
 router = Router()
 

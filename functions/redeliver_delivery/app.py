@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import redelivery
-from integrations.api import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
+from integrations.api import redelivery
+from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
 from integrations.models import RedeliveryResponse
-from integrations.observability import logger, tracer
+from integrations.platform.observability import logger, tracer
 
 router = Router()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from integrations.errors import error_body
+from integrations.platform.errors import error_body
 
 # The methods each resource serves (template.yaml's routes; tests/fuzz checks this against openapi.json):
 # a 405 must name them in `Allow` (RFC 9110).

@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import dispatch, service, test_event
-from integrations.api import account_id, build_app, error_responses, integration_id
+from integrations.api import service, test_event
+from integrations.api.resolver import account_id, build_app, error_responses, integration_id
+from integrations.delivery import dispatch
 from integrations.models import TestResult
-from integrations.observability import logger, tracer
+from integrations.platform.observability import logger, tracer
 
 router = Router()
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from devstack.testing import start_local_stack, stop_local_stack
-from integrations import http
+from integrations.providers import http
 from tests.providers.hostile import HostileReceiver, dripping
 
 pytestmark = pytest.mark.e2e

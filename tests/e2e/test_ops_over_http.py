@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 KEY = "apvk_e2e_ops"
 OLD = "whsec_" + "ZTJlLW9sZC1zaWduaW5nLWtleS0wMTIzNDU="
 NEW = "whsec_" + "ZTJlLW5ldy1zaWduaW5nLWtleS0wMTIzNDU="
+OPERATOR_COMMAND = str(Path(sys.executable).parent / "integrations-ops")  # installed into .venv by `make setup`
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +37,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 
 
 def ops(aws_url: str, *argv: str) -> tuple[int, str]:
-    """`python tools/ops.py --local …` as an operator runs it against the local stack."""
+    """`.venv/bin/integrations-ops --local …` as an operator runs it against the local stack: no PYTHONPATH."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": f"{ROOT / 'layers' / 'domain'}:{ROOT / 'tools'}",
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "ops.py"), "--local", *argv], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([OPERATOR_COMMAND, "--local", *argv], env=env, capture_output=True, text=True, check=False)
     return done.returncode, done.stdout + done.stderr
 
 

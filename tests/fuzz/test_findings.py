@@ -8,8 +8,8 @@ from types import ModuleType
 
 import pytest
 
-from integrations.api import integration_id
-from integrations.errors import ValidationFailed
+from integrations.api.resolver import integration_id
+from integrations.platform.errors import ValidationFailed
 from integrations.providers.jira import Jira
 from tests.conftest import ROOT
 from tests.providers.fake_jira import FakeJira

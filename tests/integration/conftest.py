@@ -24,7 +24,9 @@ from devstack.provision import provision
 from devstack.proxy import HttpRequest
 from devstack.resources import Resources
 from devstack.template import load_template
-from integrations import apikeys, clock, retry, settings
+from integrations.delivery import retry
+from integrations.platform import clock, settings
+from integrations.storage import apikeys
 from tests.conftest import ROOT
 
 KEY_A = "apvk_test_account_a_0000000000000000000000"
@@ -171,7 +173,7 @@ START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class Clock:
-    """The service's clock (integrations.clock.now), moved by the test."""
+    """The service's clock (integrations.platform.clock.now), moved by the test."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.at = START

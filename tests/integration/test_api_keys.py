@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 
-import apikeys as operator_command
 import boto3
 import ops
 import pytest
 
-from integrations import apikeys
+from integrations.storage import apikeys
 from tests.integration.conftest import Api
 from tests.integration.test_management_api import assert_error
 
@@ -43,7 +42,7 @@ def gateway_keys(api: Api) -> dict[str, list[str]]:
 def test_issue_prints_the_key_once_and_stores_only_its_hash(
     table: str, where: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert operator_command.main([*where, "issue", "--account", "acct_new"]) == 0
+    assert ops.main([*where, "keys", "issue", "--account", "acct_new"]) == 0
     key = capsys.readouterr().out.splitlines()[-1]
     assert key.startswith("apvk_") and len(key) > 40
     assert apikeys.lookup_account(table, key) == "acct_new"
@@ -55,13 +54,13 @@ def test_issue_prints_the_key_once_and_stores_only_its_hash(
 def test_an_issued_key_opens_the_api_and_a_revoked_one_no_longer_does(
     api: Api, table: str, where: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    operator_command.main([*where, "issue", "--account", "acct_c"])
+    ops.main([*where, "keys", "issue", "--account", "acct_c"])
     key = capsys.readouterr().out.splitlines()[-1]
     assert api.request("GET", "/v1/integrations", key=key).status == 200
-    assert operator_command.main(["--table", table, "list", "--account", "acct_c"]) == 0
+    assert ops.main(["--table", table, "keys", "list", "--account", "acct_c"]) == 0
     [key_id] = capsys.readouterr().out.split()
     assert key_id == apikeys.key_id(key)
-    assert operator_command.main(["--table", table, "revoke", "--account", "acct_c", "--key-id", key_id]) == 0
+    assert ops.main(["--table", table, "keys", "revoke", "--account", "acct_c", "--key-id", key_id]) == 0
     assert apikeys.lookup_account(table, key) is None
     authorizer = api.gateway.authorizers["ApiKeyAuthorizer"]
     assert api.request("GET", "/v1/integrations", key=key).status == 200, "still cached, as in API Gateway"
@@ -72,17 +71,15 @@ def test_an_issued_key_opens_the_api_and_a_revoked_one_no_longer_does(
 def test_revoking_another_accounts_key_does_nothing(
     table: str, where: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    operator_command.main([*where, "issue", "--account", "acct_c"])
+    ops.main([*where, "keys", "issue", "--account", "acct_c"])
     key = capsys.readouterr().out.splitlines()[-1]
-    assert (
-        operator_command.main(["--table", table, "revoke", "--account", "acct_d", "--key-id", apikeys.key_id(key)]) == 1
-    )
+    assert ops.main(["--table", table, "keys", "revoke", "--account", "acct_d", "--key-id", apikeys.key_id(key)]) == 1
     assert apikeys.lookup_account(table, key) == "acct_c"
 
 
 def test_account_ids_are_checked(table: str) -> None:
     with pytest.raises(SystemExit):
-        operator_command.main(["--table", table, "issue", "--account", "bad account!"])
+        ops.main(["--table", table, "keys", "issue", "--account", "bad account!"])
 
 
 def test_an_accounts_keys_share_one_usage_key_in_the_plan_deleted_with_the_last_key(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from integrations import clock
-from integrations.errors import Conflict
-from integrations.store import IntegrationStore
+from integrations.platform import clock
+from integrations.platform.errors import Conflict
+from integrations.storage.store import IntegrationStore
 from tests.integration.conftest import START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.integration.test_management_api import assert_error

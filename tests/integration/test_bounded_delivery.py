@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations import dispatch, http, pacing, retry, settings
+from integrations.delivery import dispatch, pacing, retry
+from integrations.platform import settings
+from integrations.providers import http
 from tests.integration.conftest import Api
 from tests.integration.test_parallel_and_paced_delivery import dispatch_batch, fan_out, queued, webhook
 from tests.providers.hostile import DRIPPING_BODY, HostileReceiver

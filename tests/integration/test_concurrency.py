@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from integrations import service
-from integrations.errors import Conflict
+from integrations.api import service
 from integrations.models import UpdateIntegrationRequest
-from integrations.store import IntegrationStore
+from integrations.platform.errors import Conflict
+from integrations.storage.store import IntegrationStore
 from tests.integration.conftest import Api
 from tests.integration.test_credentials_and_consistency import in_use
 

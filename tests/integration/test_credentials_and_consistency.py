@@ -11,11 +11,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations import service
-from integrations.errors import Conflict
+from integrations.api import service
 from integrations.models import UpdateIntegrationRequest
-from integrations.store import IntegrationStore
-from integrations.vault import CredentialVault
+from integrations.platform.errors import Conflict
+from integrations.storage.store import IntegrationStore
+from integrations.storage.vault import CredentialVault
 from tests.integration.conftest import Api
 from tests.integration.test_management_api import assert_error
 

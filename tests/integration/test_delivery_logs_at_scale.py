@@ -17,9 +17,10 @@ import boto3
 import pytest
 from bench.reads import ItemsRead
 
-from integrations import clock, delivery_logs
-from integrations.delivery import Outcome
-from integrations.delivery_logs import RETENTION, DeliveryLogStore
+from integrations.platform import clock
+from integrations.providers.delivery import Outcome
+from integrations.storage import delivery_logs
+from integrations.storage.delivery_logs import RETENTION, DeliveryLogStore
 from tests.integration.conftest import KEY_B, Api
 from tests.integration.test_fanout import integration
 from tests.integration.test_management_api import assert_error

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.delivery import Outcome
-from integrations.delivery_logs import DeliveryLogStore
+from integrations.providers.delivery import Outcome
+from integrations.storage.delivery_logs import DeliveryLogStore
 from tests.conftest import SEED
 from tests.integration.conftest import KEY_B, Api
 from tests.integration.test_fanout import integration

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from integrations.jobs import delivery_id
+from integrations.delivery.jobs import delivery_id
 from tests.integration.conftest import KEY_A, KEY_B, Api
 
 SCAN = {"id": "scan_9", "target": "https://app.example.com", "url": "https://apviso.com/scans/scan_9"}

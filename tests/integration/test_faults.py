@@ -13,11 +13,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from integrations import http, retry, settings
-from integrations.delivery_logs import DeliveryLogStore
-from integrations.jobs import delivery_id
-from integrations.store import IntegrationStore
-from integrations.vault import CredentialVault
+from integrations.delivery import retry
+from integrations.delivery.jobs import delivery_id
+from integrations.platform import settings
+from integrations.providers import http
+from integrations.storage.delivery_logs import DeliveryLogStore
+from integrations.storage.store import IntegrationStore
+from integrations.storage.vault import CredentialVault
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeWebhookReceiver, Recorded, Reply, Script

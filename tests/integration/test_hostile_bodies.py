@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devstack.proxy import HttpRequest
-from integrations.api import MAX_BODY_BYTES
+from integrations.api.resolver import MAX_BODY_BYTES
 from tests.conftest import SEED
 from tests.integration.conftest import KEY_A, Api
 from tests.integration.test_sample_events import sample

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from devstack.__main__ import local_settings
-from integrations.store import COUNTER_ID, IntegrationStore
+from integrations.storage.store import COUNTER_ID, IntegrationStore
 from tests.integration.conftest import KEY_A, KEY_B, Api
 from tests.integration.test_concurrency import race
 

@@ -11,7 +11,7 @@ import boto3
 import ops
 import pytest
 
-from integrations import settings
+from integrations.platform import settings
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeSlack, FakeWebhookReceiver
@@ -41,7 +41,7 @@ def park(api: Api, body: str) -> None:
 
 
 def inspect(api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
-    """What the operator sees: `python tools/ops.py dlq inspect --queue events`."""
+    """What the operator sees: `integrations-ops dlq inspect --queue events`."""
     monkeypatch.setenv("EVENTS_QUEUE_URL", api.resources.ref("EventsQueue"))
     settings.load.cache_clear()
     capsys.readouterr()

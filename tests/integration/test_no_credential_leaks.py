@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from integrations import retry, settings
+from integrations.delivery import retry
+from integrations.platform import settings
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
 from tests.providers.fake_jira import FakeJira

@@ -1,4 +1,4 @@
-"""The operator command (tools/ops.py): dead-letter queues (inspect, redrive) and disabling an integration."""
+"""The operator command (integrations-ops): dead-letter queues (inspect, redrive) and disabling an integration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import boto3
 import ops
 import pytest
 
-from integrations import aws, retry, settings
+from integrations.delivery import retry
+from integrations.platform import aws, settings
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeWebhookReceiver, Reply

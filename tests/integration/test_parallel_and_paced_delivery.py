@@ -16,8 +16,10 @@ import pytest
 
 from devstack.functions import LambdaContext
 from devstack.pollers import sqs_event
-from integrations import batch, dispatch, http, pacing, retry, settings
-from integrations.jobs import DeliveryJob
+from integrations.delivery import batch, dispatch, pacing, retry
+from integrations.delivery.jobs import DeliveryJob
+from integrations.platform import settings
+from integrations.providers import http
 from integrations.providers.slack import Slack
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event

@@ -10,9 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from integrations import dispatch, settings
+from integrations.delivery import dispatch
+from integrations.delivery.jobs import DeliveryJob, delivery_id
 from integrations.events import Event
-from integrations.jobs import DeliveryJob, delivery_id
+from integrations.platform import settings
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event

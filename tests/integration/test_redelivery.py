@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from integrations import aws
-from integrations.delivery import Outcome
-from integrations.delivery_logs import RETENTION, DeliveryLogStore
 from integrations.events import Event
+from integrations.platform import aws
+from integrations.providers.delivery import Outcome
+from integrations.storage.delivery_logs import RETENTION, DeliveryLogStore
 from tests.integration.conftest import KEY_B, Api
 from tests.integration.test_fanout import event
 from tests.integration.test_management_api import assert_error

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from devstack.functions import Function
-from integrations import apikeys
+from integrations.storage import apikeys
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from integrations import clock
+from integrations.platform import clock
 from tests.integration.conftest import START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.providers.fakes import FakeWebhookReceiver, Recorded

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from integrations import http
+from integrations.providers import http
 from tests.conftest import SEED, seed_catalog_as_decided
 from tests.integration.conftest import Api
 from tests.providers.fakes import Reply

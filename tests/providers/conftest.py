@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations import http
+from integrations.providers import http
 from tests.providers.fakes import FakePagerDuty, FakeReceiver, FakeSlack
 
 SHORT_READ_TIMEOUT = 0.25

@@ -28,11 +28,12 @@ from typing import Any, Literal, Self
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from integrations import clock, test_event
-from integrations.delivery import TEST_EVENT_TYPE, Delivery
+from integrations.api import test_event
 from integrations.events import Event
+from integrations.platform import clock
+from integrations.platform.settings import DeliverySettings
 from integrations.providers.base import Provider, SendContext
-from integrations.settings import DeliverySettings
+from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
 from tests.conftest import ROOT
 
 type Body = bytes | str | dict[str, Any] | list[Any]

@@ -13,8 +13,8 @@ from moto.ses.models import ses_backends
 
 from devstack.provision import provision
 from devstack.template import Template, load_template
-from integrations import aws
-from integrations.provider_state import DynamoProviderState
+from integrations.platform import aws
+from integrations.storage.provider_state import DynamoProviderState
 from tests.conftest import ROOT
 
 TABLE = "ProviderStateTable"

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from integrations import http, settings
-from integrations.delivery import Outcome
+from integrations.platform import settings
+from integrations.providers import http
+from integrations.providers.delivery import Outcome
 from integrations.providers.jira import Jira
 from integrations.providers.pagerduty import PagerDuty
 from integrations.providers.slack import Slack

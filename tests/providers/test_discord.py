@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.delivery import Outcome
 from integrations.events import Event
 from integrations.providers import messages
+from integrations.providers.delivery import Outcome
 from integrations.providers.discord import Discord, embed_characters, message
 from tests.providers.fake_chat_apps import FakeDiscord, discord_problems
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context

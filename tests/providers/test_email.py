@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from integrations import aws
-from integrations.delivery import Delivery, Outcome
-from integrations.provider_state import DynamoProviderState
+from integrations.platform import aws
 from integrations.providers import email
 from integrations.providers.base import SendContext
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.email import SMTP_UNREACHABLE, Email, alert_message, digest_key
+from integrations.storage.provider_state import DynamoProviderState
 from tests.providers.fake_smtp import FakeSmtp, parts
 from tests.providers.fakes import make_delivery, scanner_event, send_context
 from tests.providers.mocked_aws import mocked_aws, sent_emails

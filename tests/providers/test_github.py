@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from integrations.delivery import Delivery, Outcome
-from integrations.provider_state import DynamoProviderState
 from integrations.providers.base import SendContext
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.github import GitHub
 from integrations.providers.once_per_finding import record_key
+from integrations.storage.provider_state import DynamoProviderState
 from tests.providers.fake_github import FakeGitHub, issue_problems
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context
 from tests.providers.mocked_aws import mocked_aws

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integrations.delivery import Outcome
 from integrations.events import Event
+from integrations.providers.delivery import Outcome
 from integrations.providers.google_chat import GoogleChat, message
 from tests.providers.fake_chat_apps import FakeGoogleChat, chat_problem
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context

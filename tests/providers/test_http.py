@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations import http
+from integrations.providers import http
 from tests.providers.fakes import FakeReceiver, Reply
 
 

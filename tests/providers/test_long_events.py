@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from integrations.delivery import Delivery, Outcome
 from integrations.events import Event, parse_event
-from integrations.provider_state import DynamoProviderState
 from integrations.providers import Provider
 from integrations.providers.base import SendContext
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.email import Email
 from integrations.providers.jira import Jira
 from integrations.providers.pagerduty import PagerDuty
 from integrations.providers.slack import Slack
 from integrations.providers.webhook import Webhook
+from integrations.storage.provider_state import DynamoProviderState
 from tests.conftest import ROOT
 from tests.providers.fake_jira import FakeJira
 from tests.providers.fake_smtp import FakeSmtp, parts

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
 from integrations.events import Event
+from integrations.providers import http
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.pagerduty import PagerDuty
 from tests.providers.fakes import (
     FakePagerDuty,

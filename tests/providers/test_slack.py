@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
 from integrations.events import Event
-from integrations.providers import messages
+from integrations.providers import http, messages
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.slack import Slack, clip
 from tests.providers.fakes import (
     FakeSlack,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from integrations.delivery import Outcome
 from integrations.events import Event
+from integrations.providers.delivery import Outcome
 from integrations.providers.splunk import Splunk, event_url
 from integrations.providers.webhook import payload
 from tests.providers.fake_splunk import FakeSplunk

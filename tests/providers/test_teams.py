@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.delivery import Outcome
 from integrations.events import Event
 from integrations.providers import messages
+from integrations.providers.delivery import Outcome
 from integrations.providers.teams import Teams, message
 from tests.providers.fake_chat_apps import FakeTeams, adaptive_card_problems
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context

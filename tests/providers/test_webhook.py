@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
 from integrations.events import Event
+from integrations.providers import http
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.webhook import GONE, Webhook, WebhookConfig
 from tests.providers.fakes import (
     FakeReceiver,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from integrations import http, settings
+from integrations.platform import settings
+from integrations.providers import http
 from integrations.providers.jira import Jira
 from integrations.providers.slack import Slack
 from integrations.providers.webhook import Webhook

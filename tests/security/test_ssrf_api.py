@@ -11,7 +11,9 @@ import boto3
 import pytest
 
 from devstack.template import load_template
-from integrations import dispatch, http, settings
+from integrations.delivery import dispatch
+from integrations.platform import settings
+from integrations.providers import http
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from integrations import ssrf
+from integrations.providers import ssrf
 from tests.security.destinations import FORBIDDEN, Forbidden
 from tests.security.network import PUBLIC_V4, PUBLIC_V6, FakeNetwork
 

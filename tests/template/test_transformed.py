@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from integrations import gateway_policy
+from integrations.api import gateway_policy
 from tests.template.conftest import Deployed
 
 CONFIG_NAMES = ["dev", "prod", "console-off"]

@@ -10,7 +10,7 @@ import pytest
 
 from devstack.provision import plan
 from devstack.template import Template, load_template
-from integrations import observability
+from integrations.platform import observability
 from tests.conftest import ROOT
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:integrations-alarms"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from devstack.template import load_template
-from integrations import dispatch, http
+from integrations.delivery import dispatch
+from integrations.providers import http
 from tests.conftest import ROOT
 
 API_GATEWAY_INTEGRATION_TIMEOUT = 29  # seconds: REST APIs' default (and usual) maximum

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from devstack.proxy import HttpRequest, proxy_event
 from devstack.routing import Route
-from integrations.api import build_app
-from integrations.errors import FieldError, ValidationFailed
+from integrations.api.resolver import build_app
+from integrations.platform.errors import FieldError, ValidationFailed
 
 CONSOLE = "https://d111111abcdef8.cloudfront.net"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from integrations import retry
 from integrations.catalog import EVENT_TYPES
-from integrations.errors import ValidationFailed
+from integrations.delivery import retry
 from integrations.events import MAX_EVENT_BYTES, parse_event
+from integrations.platform.errors import ValidationFailed
 from tests.conftest import ROOT
 
 EVENT = {
@@ -126,7 +126,7 @@ def test_an_attempt_counts_the_attempts_a_requeued_job_carries() -> None:
 
 
 def test_a_deferral_becomes_whole_sqs_delay_seconds() -> None:
-    from integrations.pacing import Deferred, destination_key
+    from integrations.delivery.pacing import Deferred, destination_key
 
     assert [Deferred(s).delay_seconds for s in (0.01, 2.2, 3.0, 7200)] == [1, 3, 3, 900]
     url = "https://hooks.slack.com/services/T0/B0/secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations import gateway_policy
+from integrations.api import gateway_policy
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/PATCH/v1/integrations/0194-abc"
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from integrations.catalog import EVENT_TYPES, SEVERITIES, EventType, Severity
+from integrations.delivery.matching import delivery_type, meets_minimum
 from integrations.events import Event
-from integrations.matching import delivery_type, meets_minimum
 
 
 def event(kind: str, severity: str | None = None) -> Event:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from integrations.errors import ValidationFailed
+from integrations.api.service import validate_settings
+from integrations.platform.errors import ValidationFailed
 from integrations.providers import PROVIDERS
-from integrations.service import validate_settings
 
 SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"[:32]

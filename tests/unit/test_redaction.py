@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from integrations.observability import logger
+from integrations.platform.observability import logger
 
 SLACK = "https://hooks.slack.com/services/T0AAA/B0BBB/secretpath123"
 SECRETS = [SLACK, "whsec_c2VjcmV0LXNlY3JldA==", "apvk_abcdefghijklmnop", "Bearer abcdefghijkl.mnop", "hunter22"]

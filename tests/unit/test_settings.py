@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations import settings
+from integrations.platform import settings
 
 
 def test_values_are_converted_and_defaults_apply() -> None:

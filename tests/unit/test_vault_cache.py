@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from integrations.vault import CredentialVault
+from integrations.storage.vault import CredentialVault
 
 
 class CountingVault(CredentialVault):

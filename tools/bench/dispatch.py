@@ -113,7 +113,10 @@ def _process(code: str) -> Iterator[int]:
 
 
 def _clear_caches() -> None:
-    from integrations import aws, delivery_logs, dispatch, fanout, service, settings
+    from integrations.api import service
+    from integrations.delivery import dispatch, fanout
+    from integrations.platform import aws, settings
+    from integrations.storage import delivery_logs
 
     aws.reset()
     settings.load.cache_clear()
@@ -138,7 +141,7 @@ class Stack:
         return self._create("slack", {"webhookUrl": f"{self.receiver}{path}"})
 
     def _create(self, provider: str, credentials: dict[str, Any]) -> str:
-        from integrations import service
+        from integrations.api import service
         from integrations.models import CreateIntegrationRequest
 
         request = CreateIntegrationRequest.model_validate(
@@ -172,7 +175,7 @@ _counter = iter(range(10**9))
 
 def job(integration_id: str) -> str:
     """A new scan.completed job for the integration, as fan-out would enqueue it."""
-    from integrations.jobs import DeliveryJob, delivery_id
+    from integrations.delivery.jobs import DeliveryJob, delivery_id
 
     event_id = f"evt_bench_{next(_counter)}"
     event = {
@@ -199,7 +202,7 @@ def stack() -> Iterator[Stack]:
     from devstack.functions import load_functions, merged_environment
     from devstack.provision import provision
     from devstack.template import load_template
-    from integrations.observability import logger
+    from integrations.platform.observability import logger
 
     saved = dict(os.environ)
     with _process(MOTO) as moto_port, _process(RECEIVER) as receiver_port, open(os.devnull, "w") as sink:
@@ -307,7 +310,7 @@ def dispatcher_overhead(bench: Stack, deliveries: int = 1000) -> list[Figure]:
 
 def _aws_calls_per_delivery(bench: Stack, hooks: list[str]) -> float:
     """botocore API calls the dispatcher makes per delivery, counted through botocore's event hooks."""
-    from integrations import aws
+    from integrations.platform import aws
 
     counted = threading.Lock()
     calls = [0]

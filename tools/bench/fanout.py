@@ -25,9 +25,10 @@ from bench.reads import ItemsRead
 from devstack.functions import load_functions, merged_environment
 from devstack.provision import provision
 from devstack.template import load_template
-from integrations import aws, clock, fanout, settings
-from integrations.observability import logger
-from integrations.store import IntegrationRecord, IntegrationStore
+from integrations.delivery import fanout
+from integrations.platform import aws, clock, settings
+from integrations.platform.observability import logger
+from integrations.storage.store import IntegrationRecord, IntegrationStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "acct_bench"

@@ -23,9 +23,10 @@ from bench.figures import Figure
 from bench.reads import ItemsRead
 from devstack.provision import provision
 from devstack.template import load_template
-from integrations import aws, clock, delivery_logs
-from integrations.delivery import Outcome
-from integrations.delivery_logs import RETENTION, Attempt, DeliveryLogStore
+from integrations.platform import aws, clock
+from integrations.providers.delivery import Outcome
+from integrations.storage import delivery_logs
+from integrations.storage.delivery_logs import RETENTION, Attempt, DeliveryLogStore
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 20

@@ -117,8 +117,8 @@ def local_settings(template_env: Mapping[str, str], environ: Mapping[str, str]) 
 
 def register_api_keys(table_name: str, keys: Mapping[str, str], usage_plan_id: str | None, stack_name: str) -> None:
     """Store the local API keys through the service's own code, hashed as in production, each account's usage
-    key in the stack's usage plan (as `tools/ops.py keys issue` does)."""
-    from integrations.apikeys import issue_key  # the layer is on sys.path by now
+    key in the stack's usage plan (as `integrations-ops keys issue` does)."""
+    from integrations.storage.apikeys import issue_key
 
     for api_key, account_id in keys.items():
         issue_key(table_name, account_id, usage_plan_id, stack_name, api_key=api_key)

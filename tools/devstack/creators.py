@@ -216,7 +216,7 @@ def _create_parameter(client: ClientFactory, record: ResourceRecord, props: dict
 
 
 def _create_usage_plan(client: ClientFactory, record: ResourceRecord, props: dict[str, Any]) -> None:
-    # Made in moto so that tools/ops.py and the local stack add each account's usage key to it, as in AWS; the
+    # Made in moto so that integrations-ops and the local stack add each account's usage key to it, as in AWS; the
     # gateway emulator applies its limits (devstack.throttling).
     args: dict[str, Any] = {"name": props.get("UsagePlanName", record.name)}
     if "Description" in props:

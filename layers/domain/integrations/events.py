@@ -28,9 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from integrations import bounded_json, clock
 from integrations.catalog import EventType, Severity
-from integrations.errors import ValidationFailed
+from integrations.platform import bounded_json, clock
+from integrations.platform.errors import ValidationFailed
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's message size limit (the events and deliveries queues keep the default)
 # An accepted event travels on inside a delivery job, through a queue with the same limit: room for the job's fields.

@@ -1,4 +1,8 @@
-"""The provider registry: the one explicit list of providers, in the catalog's order."""
+"""The provider registry: the one explicit list of providers, in the catalog's order.
+
+Beside the providers: what each is handed and reports back (``delivery``), outbound HTTP (``http``, ``ssrf``) and
+message helpers. Providers import the platform and the vocabulary only: never storage, delivery or the API.
+"""
 
 from __future__ import annotations
 

@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
 from pydantic.fields import FieldInfo
 
-from integrations import ssrf
 from integrations.catalog import EventType
-from integrations.delivery import Delivery, Outcome, ProviderState
-from integrations.errors import FieldError, ValidationFailed, field_path
-from integrations.settings import DeliverySettings
+from integrations.platform.errors import FieldError, ValidationFailed, field_path
+from integrations.platform.settings import DeliverySettings
+from integrations.providers import ssrf
+from integrations.providers.delivery import Delivery, Outcome, ProviderState
 
 FieldType = Literal["string", "string[]", "boolean", "object"]
 
@@ -160,7 +160,7 @@ def check_destination_url(value: str, info: ValidationInfo) -> str:
 def checks_addresses(info: ValidationInfo) -> bool:
     """Whether this validation resolves the host (create, update); delivery leaves it to the connection guard.
 
-    At delivery the outbound connection resolves, checks and connects in one step (``integrations.http``),
+    At delivery the outbound connection resolves, checks and connects in one step (``integrations.providers.http``),
     so that a DNS failure there is retried and a refused address is reported as such.
     """
     return not info.context or bool(info.context.get("check_destination_addresses", True))

@@ -45,12 +45,12 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import AfterValidator, Field
 
-from integrations import aws
 from integrations.catalog import SEVERITIES, EventType
-from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.events import Finding
+from integrations.platform import aws
 from integrations.providers import messages
 from integrations.providers.base import EmailAddress, Provider, ProviderModel, SendContext
+from integrations.providers.delivery import Delivery, Outcome, ProviderState
 
 MAX_RECIPIENTS = 50  # SES's limit per message
 SMTP_TIMEOUT = 10.0  # seconds for the SMTP connection and each reply

@@ -37,10 +37,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.providers import messages
+from integrations.providers import http, messages
 from integrations.providers.base import Provider, ProviderModel, SendContext, allows_local, check_destination_url
+from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.once_per_finding import create_once, record_key
 
 DEFAULT_API_URL = "https://api.github.com"

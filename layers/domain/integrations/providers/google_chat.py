@@ -33,9 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.providers import messages
+from integrations.providers import http, messages
 from integrations.providers.base import (
     Provider,
     ProviderModel,
@@ -44,6 +42,7 @@ from integrations.providers.base import (
     check_destination_url,
     with_url_parts,
 )
+from integrations.providers.delivery import Delivery, Outcome
 
 CHAT_HOST = "chat.googleapis.com"
 _SPACE_PATH = re.compile(r"^/v1/(spaces/[A-Za-z0-9_-]{1,100})/messages$")

@@ -25,8 +25,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from integrations.delivery import Delivery, Outcome
-from integrations.http import (
+from integrations.providers import messages
+from integrations.providers.base import EmailAddress, Provider, ProviderModel, SendContext, check_destination_url
+from integrations.providers.delivery import Delivery, Outcome
+from integrations.providers.http import (
     AttemptDeadline,
     HttpResponse,
     TransportError,
@@ -38,8 +40,6 @@ from integrations.http import (
     request,
     scrub,
 )
-from integrations.providers import messages
-from integrations.providers.base import EmailAddress, Provider, ProviderModel, SendContext, check_destination_url
 from integrations.providers.once_per_finding import create_once, record_key
 
 # Jira's documented limits: a summary of 255 characters on one line, a description of 32,767. Event text is cut

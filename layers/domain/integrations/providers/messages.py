@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from integrations.delivery import TEST_EVENT_TYPE, Delivery
+from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
 
 ELLIPSIS = "…"
 HEADLINE_TARGET_LIMIT = 80  # a long target must not push a finding's title out of a cut headline

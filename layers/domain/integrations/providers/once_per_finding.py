@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from integrations.delivery import Delivery, Outcome, ProviderState
 from integrations.providers import messages
+from integrations.providers.delivery import Delivery, Outcome, ProviderState
 
 TICKET_TTL = 365 * 24 * 3600
 RESERVATION_TTL = 15 * 60  # far longer than the dispatcher's 60 s timeout

@@ -25,11 +25,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.observability import logger
-from integrations.providers import messages
+from integrations.platform.observability import logger
+from integrations.providers import http, messages
 from integrations.providers.base import Provider, ProviderModel, SendContext
+from integrations.providers.delivery import Delivery, Outcome
 
 SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
 # PagerDuty's documented limits (summary, dedup_key); event text is cut to them with an ellipsis.

@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.providers import messages
+from integrations.providers import http, messages
 from integrations.providers.base import Provider, ProviderModel, SendContext, allows_local, check_destination_url
+from integrations.providers.delivery import Delivery, Outcome
 
 # The webhook URL is a credential; outside the local stack it must be Slack's own host, so a
 # "Slack" integration cannot be used to make us call arbitrary URLs.

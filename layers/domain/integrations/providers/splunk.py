@@ -26,10 +26,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.providers import webhook
+from integrations.providers import http, webhook
 from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url
+from integrations.providers.delivery import Delivery, Outcome
 
 EVENT_PATH = "/services/collector/event"
 DEFAULT_SOURCE = "apviso"

@@ -31,9 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
-from integrations import http
-from integrations.delivery import Delivery, Outcome
-from integrations.providers import messages
+from integrations.providers import http, messages
 from integrations.providers.base import (
     Provider,
     ProviderModel,
@@ -42,6 +40,7 @@ from integrations.providers.base import (
     check_destination_url,
     with_url_parts,
 )
+from integrations.providers.delivery import Delivery, Outcome
 
 WORKFLOW_HOST_SUFFIXES = (".logic.azure.com", ".powerplatform.com")
 CARD_VERSION = "1.4"

@@ -43,10 +43,11 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from integrations import clock, http
 from integrations.catalog import EVENT_TYPES
-from integrations.delivery import Delivery, Outcome
+from integrations.platform import clock
+from integrations.providers import http
 from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url
+from integrations.providers.delivery import Delivery, Outcome
 
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1024

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from integrations import clock
-from integrations.delivery import Outcome
 from integrations.events import Event
 from integrations.models import TestResult
+from integrations.platform import clock
+from integrations.providers.delivery import Outcome
 
 
 def sample(account_id: str) -> Event:

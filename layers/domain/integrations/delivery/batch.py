@@ -4,7 +4,7 @@ Delivery is latency-bound: a serial loop over a batch of ten jobs waits for ten 
 processor keeps Powertools' BatchProcessor (its record handling, failure collection and the
 ``batchItemFailures`` response) and only replaces its loop: records are grouped by a key (the integration),
 groups run in threads, and the records of one group run one after another in their batch order, so that
-deliveries to one integration stay ordered and paced (``integrations.pacing``).
+deliveries to one integration stay ordered and paced (``integrations.delivery.pacing``).
 
 Powertools' AsyncBatchProcessor would need an async record handler and an async HTTP client; the
 providers use requests, and threads are enough for a batch of at most ten I/O-bound records. What the

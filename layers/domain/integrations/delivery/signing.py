@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from integrations import clock
+from integrations.platform import clock
 
 ROTATION = "signingRotation"
 

@@ -8,9 +8,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from integrations import aws
 from integrations.catalog import DeliveryStatus, EventType, Severity
-from integrations.errors import Conflict
+from integrations.platform import aws
+from integrations.platform.errors import Conflict
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationResponse

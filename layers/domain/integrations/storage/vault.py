@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from integrations import aws
+from integrations.platform import aws
 
 # Deliveries read an integration's secret on every attempt: keep it briefly, so a burst costs one call, and
 # never longer, so credentials do not linger in a warm container's memory.

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from functools import cache
 
-from integrations import aws, clock, delivery_logs, service, settings
+from integrations.api import service
+from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
-from integrations.delivery_logs import DeliveryLogStore
-from integrations.errors import Conflict, FieldError, NotFound, ValidationFailed
-from integrations.jobs import DeliveryJob
+from integrations.delivery.jobs import DeliveryJob
 from integrations.models import RedeliveryResponse
-from integrations.observability import logger
-from integrations.service import IntegrationService
+from integrations.platform import aws, clock, settings
+from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from integrations.platform.observability import logger
+from integrations.storage import delivery_logs
+from integrations.storage.delivery_logs import DeliveryLogStore
 
 
 class Redeliverer:

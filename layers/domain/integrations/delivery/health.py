@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from integrations import clock
-from integrations.delivery import Outcome
-from integrations.observability import logger, record_disable
-from integrations.store import IntegrationRecord, IntegrationStore
+from integrations.platform import clock
+from integrations.platform.observability import logger, record_disable
+from integrations.providers.delivery import Outcome
+from integrations.storage.store import IntegrationRecord, IntegrationStore
 
 DEFAULT_DISABLE_AFTER = timedelta(days=5)
 GONE_REASON = "The receiver answered 410 Gone"

@@ -34,11 +34,11 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from integrations import aws, clock, settings
-from integrations.delivery import TEST_EVENT_TYPE, Outcome
-from integrations.errors import FieldError, ValidationFailed
 from integrations.events import Event
 from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Pagination
+from integrations.platform import aws, clock, settings
+from integrations.platform.errors import FieldError, ValidationFailed
+from integrations.providers.delivery import TEST_EVENT_TYPE, Outcome
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())

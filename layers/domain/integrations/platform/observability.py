@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from integrations.redaction import RedactingFormatter
+from integrations.platform.redaction import RedactingFormatter
 
 if TYPE_CHECKING:
-    from integrations.delivery import Outcome
+    from integrations.providers.delivery import Outcome
 
 logger = Logger(logger_formatter=RedactingFormatter())
 # single_metric prints its EMF line with print(), whose text and newline are two writes: deliveries running in

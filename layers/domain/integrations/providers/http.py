@@ -42,9 +42,10 @@ from urllib3.exceptions import (
 )
 from urllib3.util import connection
 
-from integrations import settings, ssrf
-from integrations.delivery import Outcome
-from integrations.observability import logger
+from integrations.platform import settings
+from integrations.platform.observability import logger
+from integrations.providers import ssrf
+from integrations.providers.delivery import Outcome
 
 if TYPE_CHECKING:
     import requests

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from integrations import aws
+from integrations.platform import aws
 
 DELIVERY_RECORD_SECONDS = 7 * 24 * 3600  # longer than the retry schedule (about a day)
 EVENT_RECORD_SECONDS = 24 * 3600

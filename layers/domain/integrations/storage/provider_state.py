@@ -8,7 +8,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from integrations import aws
+from integrations.platform import aws
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

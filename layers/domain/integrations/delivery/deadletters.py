@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from integrations import aws, bounded_json
-from integrations.jobs import DeliveryJob
-from integrations.redaction import redact_text
-from integrations.retry import ATTEMPTS_MADE, REASON
+from integrations.delivery.jobs import DeliveryJob
+from integrations.delivery.retry import ATTEMPTS_MADE, REASON
+from integrations.platform import aws, bounded_json
+from integrations.platform.redaction import redact_text
 
 SQS_BATCH = 10
 PEEK_SECONDS = 30  # how long inspected messages stay hidden before they are released

@@ -7,14 +7,15 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from integrations import clock, settings, signing
 from integrations.catalog import EventType
-from integrations.errors import FieldError, LimitExceeded, NotFound, ValidationFailed
+from integrations.delivery import signing
 from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
+from integrations.platform import clock, settings
+from integrations.platform.errors import FieldError, LimitExceeded, NotFound, ValidationFailed
 from integrations.providers import PROVIDERS, Provider
 from integrations.providers.base import parse_settings
-from integrations.store import IntegrationRecord, IntegrationStore
-from integrations.vault import CredentialVault
+from integrations.storage.store import IntegrationRecord, IntegrationStore
+from integrations.storage.vault import CredentialVault
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
 OPERATOR_REASON = "Disabled by an operator"

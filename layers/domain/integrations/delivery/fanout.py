@@ -7,13 +7,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import aws, bounded_json, once, retry, settings
-from integrations.errors import ValidationFailed
+from integrations.delivery import once, retry
+from integrations.delivery.jobs import DeliveryJob, delivery_id
+from integrations.delivery.matching import delivery_type
 from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
-from integrations.jobs import DeliveryJob, delivery_id
-from integrations.matching import delivery_type
-from integrations.observability import logger
-from integrations.store import IntegrationStore
+from integrations.platform import aws, bounded_json, settings
+from integrations.platform.errors import ValidationFailed
+from integrations.platform.observability import logger
+from integrations.storage.store import IntegrationStore
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 REASON_OVERHEAD = 64  # the reason attribute's name and type, as SQS counts them (generously)

@@ -15,10 +15,17 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from integrations import bounded_json
-from integrations.errors import FieldError, PayloadTooLarge, ServiceError, ValidationFailed, error_body, field_path
 from integrations.models import ErrorResponse
-from integrations.observability import logger
+from integrations.platform import bounded_json
+from integrations.platform.errors import (
+    FieldError,
+    PayloadTooLarge,
+    ServiceError,
+    ValidationFailed,
+    error_body,
+    field_path,
+)
+from integrations.platform.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024  # the largest valid request (50 recipients, 20 headers) is a few KB
 REPLACEMENT_CHARACTER = "\ufffd".encode()

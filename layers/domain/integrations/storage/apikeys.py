@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from integrations import aws, clock
+from integrations.platform import aws, clock
 
 PREFIX = "apvk_"
 MAX_KEY_LENGTH = 128
@@ -137,7 +137,7 @@ def create_usage_key(usage_plan_id: str, account_id: str, label: str) -> UsageKe
     apigateway = aws.client("apigateway")
     created = apigateway.create_api_key(
         name=f"{label}-{account_id}",
-        description=f"Usage key of account {account_id} ({label}); managed by tools/ops.py",
+        description=f"Usage key of account {account_id} ({label}); managed by integrations-ops",
         enabled=True,
         tags={"accountId": account_id},
     )

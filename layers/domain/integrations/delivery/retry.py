@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from integrations import aws
+from integrations.platform import aws
 
 # Seconds to wait before attempts 2, 3, …: Svix's schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
 BACKOFF = (5, 300, 1800, 7200, 18000, 36000, 36000)

@@ -26,7 +26,7 @@ class Delivery:
     attempt: int = 1
     test: bool = False
     timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    # A webhook's previous signing secret, during the grace period after a rotation (integrations.signing).
+    # A webhook's previous signing secret, during the grace period after a rotation (integrations.delivery.signing).
     previous_secret: str | None = field(default=None, repr=False)
 
 

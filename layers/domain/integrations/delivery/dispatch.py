@@ -9,19 +9,20 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import clock, http, once, pacing, settings, signing
-from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
-from integrations.delivery_logs import DeliveryLogStore
-from integrations.errors import ValidationFailed
+from integrations.delivery import once, pacing, signing
+from integrations.delivery.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
+from integrations.delivery.jobs import IDEMPOTENCY_KEY, DeliveryJob
 from integrations.events import Event
-from integrations.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
-from integrations.jobs import IDEMPOTENCY_KEY, DeliveryJob
-from integrations.observability import logger, record_attempt
-from integrations.provider_state import DynamoProviderState
-from integrations.providers import PROVIDERS
+from integrations.platform import clock, settings
+from integrations.platform.errors import ValidationFailed
+from integrations.platform.observability import logger, record_attempt
+from integrations.providers import PROVIDERS, http
 from integrations.providers.base import SendContext, parse_settings
-from integrations.store import IntegrationRecord, IntegrationStore
-from integrations.vault import CredentialVault
+from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery, Outcome
+from integrations.storage.delivery_logs import DeliveryLogStore
+from integrations.storage.provider_state import DynamoProviderState
+from integrations.storage.store import IntegrationRecord, IntegrationStore
+from integrations.storage.vault import CredentialVault
 
 # Seconds an attempt's own AWS calls usually take at most (integration, credentials, idempotency, log, state).
 SERVICE_CALLS_ALLOWANCE = 5.0
@@ -110,8 +111,8 @@ class Dispatcher:
         started = started or clock.now()
         try:
             # Checked again at delivery: the rules (or ALLOW_LOCAL_DESTINATIONS) may be stricter than at creation.
-            # Hosts are resolved and checked by the connection itself (integrations.http): once, pinned, and a DNS
-            # failure there is retried.
+            # Hosts are resolved and checked by the connection itself (integrations.providers.http): once, pinned,
+            # and a DNS failure there is retried.
             credentials, config = parse_settings(
                 provider, secret, self.context.settings.allow_local_destinations, check_destination_addresses=False
             )
@@ -201,7 +202,7 @@ class Dispatcher:
         except Exception:
             logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})
         try:  # apart: a failed log write must not also skip lastDelivery* and auto-disable
-            self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (integrations.health)
+            self.health.record(record, outcome, started)  # lastDelivery*, and auto-disable (delivery.health)
         except Exception:
             logger.exception("Could not record the delivery's outcome", extra={"delivery_id": delivery_id})
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from integrations import aws
+from integrations.platform import aws
 
 MAX_INLINE_WAIT = 2.0  # seconds an attempt may sleep for its slot; longer waits go back to the queue
 MAX_QUEUE_DELAY = 900  # SQS's longest DelaySeconds; a longer wait is deferred again when the job returns
