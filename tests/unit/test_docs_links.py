@@ -76,6 +76,17 @@ def test_every_relative_link_resolves(document: Path) -> None:
     assert broken_links(document) == []
 
 
+def test_the_readme_fits_on_a_few_screens() -> None:
+    # The README is the first five minutes (issue 15); everything else belongs in docs/, linked from it.
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 250, f"README.md has {len(lines)} lines; move a topic to docs/ and link it"
+
+
+def test_every_docs_file_is_linked_from_the_readme() -> None:
+    linked = {(ROOT / target.partition("#")[0]).resolve() for target in links(ROOT / "README.md")}
+    assert [document.name for document in DOCUMENTS if document not in linked and document.name != "README.md"] == []
+
+
 def test_the_slugs_are_githubs() -> None:
     # Headings (as text, code spans without their backticks) and the anchors GitHub shows for them.
     assert github_slug("The email sender: ses status") == "the-email-sender-ses-status"
