@@ -1,4 +1,4 @@
-"""README.md and docs/*.md: every relative link reaches a file, every #anchor a heading of its target."""
+"""README.md, docs/*.md, devstack's README: every relative link reaches a file, every #anchor a heading."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+DOCUMENTS = sorted([ROOT / "README.md", ROOT / "tools/devstack/README.md", *(ROOT / "docs").glob("*.md")])
 SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto: … are not ours to check
 # CommonMark with GitHub's tables: a link inside a code span or block is not a link, as on GitHub.
 MARKDOWN = MarkdownIt("commonmark").enable("table")
