@@ -109,7 +109,7 @@ build-check: build
 	test -f .aws-sam/build/DomainLayer/python/integrations/api/service.py
 	! ls -d .aws-sam/build/DomainLayer/python/{boto3,botocore,pydantic,aws_lambda_powertools} 2>/dev/null
 
-# The performance targets (README "Performance"): each figure next to its goal, non-zero exit when one is missed.
+# The performance targets (docs/performance.md): each figure next to its goal, non-zero exit when one is missed.
 # Not part of `make test` (timings on a shared machine are noisy). `make bench ONLY=coldstart,fanout` runs a subset.
 bench: build
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))

@@ -1,3 +1,3 @@
 // Where the API lives. Empty: the console's own origin (the local stack serves both).
-// Hosted on CloudFront, the deployment writes the stack's ApiUrl here (see README, "Console").
+// Hosted on CloudFront, the deployment writes the stack's ApiUrl here (see docs/console.md).
 window.CONSOLE_CONFIG = { apiBaseUrl: "" };

@@ -25,7 +25,7 @@ SEED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "seed_examples.
 
 def seed_catalog_as_decided() -> dict[str, Any]:
     """The seed's provider catalog with the one decision that changes it: Slack supports ``finding.new``, as the
-    seed's own PATCH example requires (README, "Decisions the seed leaves open")."""
+    seed's own PATCH example requires (docs/decisions.md)."""
     catalog = copy.deepcopy(SEED["providers_response"])
     [slack] = [provider for provider in catalog["providers"] if provider["id"] == "slack"]
     events = slack["supportedEvents"]

@@ -88,7 +88,7 @@ def test_list_answers_the_seed_shape_newest_first(api: Api) -> None:
 
 def test_seed_patch_example_on_slack_succeeds_because_the_example_wins(api: Api) -> None:
     # The seed's PATCH example adds finding.new, which the seed's own catalog does not list for Slack: Slack
-    # supports it (README), so the documented example answers as documented.
+    # supports it (docs/decisions.md), so the documented example answers as documented.
     created = create(api)
     reply = api.request("PATCH", f"/v1/integrations/{created['id']}", SEED["update_request"])
     assert reply.status == 200, reply.body

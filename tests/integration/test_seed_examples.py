@@ -23,7 +23,7 @@ from tests.security.tls import TlsReceiver, make_ca_and_server_cert
 
 # The status each example answers: the seed shows bodies only; 201 for a create is the design's.
 STATUS = {("POST", "/v1/integrations"): 201}
-# Fields beyond the seed's, after its own (README: "Delivery logs at scale, filters and cursors").
+# Fields beyond the seed's, after its own (docs/delivery-logs.md).
 ADDITIONS = {"logs_response": ["nextCursor"]}
 
 

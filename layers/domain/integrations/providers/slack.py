@@ -69,7 +69,7 @@ class Slack(Provider):
         "scan.completed",
         "scan.failed",
         # Not in the seed's catalog, but its own PATCH example subscribes a Slack integration to it; the example
-        # wins (README, "Decisions the seed leaves open"), and the message formats findings anyway.
+        # wins (docs/decisions.md), and the message formats findings anyway.
         "finding.new",
         "finding.critical",
         "finding.high",

@@ -217,7 +217,8 @@ class DeliveryLogStore:
 
     def _write(self, items: list[dict[str, Any]]) -> None:
         """One BatchWriteItem (a TransactWriteItems would cost twice the write units); what DynamoDB leaves
-        unprocessed is sent again, so an entry ends in every view or, after repeated failures, raises (see README)."""
+        unprocessed is sent again, so an entry ends in every view or, after repeated failures, raises
+        (see docs/delivery-logs.md)."""
         dynamodb = aws.client("dynamodb")
         pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
         for delay in (0.05, 0.2, 0.5, 1.0, None):
@@ -302,7 +303,8 @@ class DeliveryLogStore:
             items = dynamodb.query(
                 TableName=self.table_name,
                 KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
-                # Only a copy left from a counter item that expired and was deleted can be expired here (see README).
+                # Only a copy left from a counter item that expired and was deleted can be expired here
+                # (docs/delivery-logs.md).
                 FilterExpression="expiresAt > :now",
                 ExpressionAttributeValues={
                     **partition,
