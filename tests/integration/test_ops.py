@@ -30,6 +30,7 @@ def _environment(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
     """The names the command reads without --stack (the functions' variables are already set by the fixture)."""
     monkeypatch.setenv("EVENTS_QUEUE_URL", api.resources.ref("EventsQueue"))
     monkeypatch.setenv("DELIVERIES_DLQ_URL", api.resources.ref("DeliveriesDeadLetterQueue"))
+    monkeypatch.setenv("BUS_DLQ_URL", api.resources.ref("ScannerEventsDeadLetterQueue"))  # no function has it
     monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
     monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
     settings.load.cache_clear()
@@ -267,7 +268,7 @@ def test_names_come_from_the_environment_or_the_command_says_which_is_missing(
     api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_KEYS_TABLE", api.table("ApiKeysTable"))
-    assert run(capsys, "list", "--account", "acct_a")[0] == 0  # the API keys subcommands, without --table
+    assert run(capsys, "keys", "list", "--account", "acct_a")[0] == 0  # the API keys subcommands, without --table
     monkeypatch.delenv("DELIVERIES_DLQ_URL")
     with pytest.raises(SystemExit, match="give --stack, or set DELIVERIES_DLQ_URL"):
         ops.main(["dlq", "inspect"])
@@ -283,6 +284,7 @@ def test_with_stack_the_names_come_from_its_outputs(
             ("EventsDeadLetterQueueUrl", "EventsDeadLetterQueue"),
             ("DeliveriesQueueUrl", "DeliveriesQueue"),
             ("DeliveriesDeadLetterQueueUrl", "DeliveriesDeadLetterQueue"),
+            ("ScannerEventsDeadLetterQueueUrl", "ScannerEventsDeadLetterQueue"),
             ("DeliveryLogsTableName", "DeliveryLogsTable"),
         )
     }
@@ -291,10 +293,41 @@ def test_with_stack_the_names_come_from_its_outputs(
         "Outputs": {name: {"Value": value} for name, value in outputs.items()},
     }
     boto3.client("cloudformation").create_stack(StackName="ops-test", TemplateBody=json.dumps(template))
-    for variable in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL"):
+    for variable in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL", "BUS_DLQ_URL"):
         monkeypatch.delenv(variable)
     park(api, 3)
     status, out = run(capsys, "--stack", "ops-test", "dlq", "inspect")
     assert status == 0 and "events dead-letter queue: about 3 message(s)" in out
     with pytest.raises(SystemExit, match="stack ops-test has no SecretsPrefix output"):
         ops.main(["--stack", "ops-test", "integration", "enable", "--account", "acct_a", "x"])
+
+
+def test_the_bus_dead_letters_show_eventbridges_reason_and_redrive_into_the_events_queue(
+    api: Api, receiver: FakeWebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What EventBridge parks when it cannot send to the events queue (e.g. its policy was broken by hand).
+    hook = webhook(api, receiver.url)
+    bus_dlq = api.resources.ref("ScannerEventsDeadLetterQueue")
+    eventbridge = {
+        "ERROR_CODE": "SQS.AccessDenied",
+        "ERROR_MESSAGE": "not authorized to send to the events queue",
+        "RULE_ARN": "arn:aws:events:us-east-1:123456789012:rule/scanner-events",
+    }
+    boto3.client("sqs").send_message(
+        QueueUrl=bus_dlq,
+        MessageBody=json.dumps(event("scan.completed", event_id="evt_from_the_bus")),
+        MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in eventbridge.items()},
+    )
+
+    status, out = run(capsys, "dlq", "inspect", "--queue", "bus")
+    assert status == 0 and "bus dead-letter queue: about 1 message(s) (1 examined)" in out
+    assert "1  EventBridge could not hand it to the events queue: SQS.AccessDenied: not authorized" in out
+
+    status, out = run(capsys, "dlq", "redrive", "--queue", "bus")
+    assert (status, out.strip()) == (0, "bus: moved 1 message(s) back to the source queue")
+    assert bodies(bus_dlq) == []
+    [moved] = api.messages("EventsQueue")
+    assert not set(moved.get("MessageAttributes", {})) & set(eventbridge)  # it arrives as the rule would send it
+    api.drain()
+    assert receiver.last.json()["data"]["event"]["id"] == "evt_from_the_bus"
+    assert [e["status"] for e in api.request("GET", f"/v1/integrations/{hook}/logs").body["data"]] == ["success"]

@@ -33,12 +33,15 @@ PEEK_SECONDS = 30  # how long inspected messages stay hidden before they are rel
 MOVE_SECONDS = 120  # how long a batch being moved stays hidden (released at once on a failure)
 SAMPLE_CHARS = 4000
 NO_EVENT_REASON = "fan-out kept failing (receive limit reached; see the fan-out function's logs)"
+NO_BUS_REASON = "EventBridge could not hand it to the events queue"
+# What EventBridge attaches to an event it parks in a rule target's dead-letter queue (why, and for which target).
+BUS_ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "RULE_ARN", "TARGET_ARN", "EXHAUSTED_RETRY_CONDITION")
 NO_LOG_REASON = "no attempt logged (failed inside the service; see the dispatcher's logs)"
 
 
 @dataclass(frozen=True)
 class DeadLetterQueue:
-    name: str  # "events" or "deliveries"
+    name: str  # "events", "deliveries" or "bus" (scanner events the EventBridge rule could not hand over)
     url: str
     source_url: str  # where a redrive sends its messages
 
@@ -109,7 +112,7 @@ def _peeked(url: str, limit: int) -> Iterator[list[dict[str, Any]]]:
 
 
 class DeadLetters:
-    """Inspects and redrives the stack's two dead-letter queues."""
+    """Inspects and redrives the stack's dead-letter queues."""
 
     def __init__(self, queues: list[DeadLetterQueue], delivery_logs_table: str | None) -> None:
         self.queues = queues
@@ -190,6 +193,10 @@ class DeadLetters:
             return str(reason)
         if queue.name == "events":
             return NO_EVENT_REASON
+        if queue.name == "bus":
+            attributes = message.get("MessageAttributes", {})
+            code, text = (attributes.get(name, {}).get("StringValue") for name in ("ERROR_CODE", "ERROR_MESSAGE"))
+            return f"{NO_BUS_REASON}: {code}: {text}" if code else NO_BUS_REASON
         try:
             job = DeliveryJob.model_validate_json(message["Body"])
         except ValidationError:
@@ -223,12 +230,13 @@ class DeadLetters:
 
 
 def _resend(message: dict[str, Any]) -> dict[str, Any]:
-    """The same body and attributes, minus the ``reason`` (a new rejection writes its own) and the attempts made
-    (a redriven job starts a fresh schedule of attempts)."""
+    """The same body and attributes, minus the ``reason`` (a new rejection writes its own), the attempts made
+    (a redriven job starts a fresh schedule of attempts) and EventBridge's error attributes (the event now arrives
+    as the rule would have sent it)."""
     attributes = {
         name: {key: value for key, value in attribute.items() if key in ("DataType", "StringValue", "BinaryValue")}
         for name, attribute in message.get("MessageAttributes", {}).items()
-        if name not in (REASON, ATTEMPTS_MADE)
+        if name not in (REASON, ATTEMPTS_MADE, *BUS_ERROR_ATTRIBUTES)
     }
     return {"MessageBody": message["Body"], **({"MessageAttributes": attributes} if attributes else {})}
 
