@@ -1,4 +1,5 @@
-"""Generate the API's OpenAPI document from the route functions' own declarations.
+"""Generate the API's OpenAPI document from the route functions' own declarations, and its ``webhooks`` (what
+webhook integrations receive) from the code that sends them (openapi_webhooks.py).
 
 `python tools/openapi.py` rewrites openapi.json; `--check` fails when the committed file is stale.
 """
@@ -16,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from openapi_webhooks import document_webhooks
 
 from integrations.providers import PROVIDERS
 from integrations.providers.github import LABEL_PATTERN, MAX_LABELS
@@ -277,7 +279,7 @@ def generate() -> str:
         security=[{"ApiKey": []}],
     )
     document = _document_providers(_document_integration_ids(_drop_powertools_422(json.loads(raw))))
-    document = _name_operations(document, app)
+    document = document_webhooks(_name_operations(document, app))
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
