@@ -23,21 +23,29 @@ def _validator(event_type: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({**schema, "components": DOCUMENT["components"]})
 
 
-def problems(body: bytes, headers: Mapping[str, str]) -> list[str]:
-    """How this request differs from openapi.json's webhook for its type; empty when it matches."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return ["the body is not JSON"]
+def body_problems(parsed: Any) -> list[str]:
+    """How this (parsed) body differs from openapi.json's webhook body for its type; empty when it matches."""
     event_type = parsed.get("type") if isinstance(parsed, dict) else None
     if not isinstance(event_type, str) or event_type not in DOCUMENT["webhooks"]:
         return [f"openapi.json has no webhook for the body's type {event_type!r}"]
     # best_match descends into an anyOf's reasons, so that a wrong field is named rather than its parent.
-    found = [
+    return [
         f"body {best.json_path}: {best.message}"
         for best in (best_match([error]) for error in _validator(event_type).iter_errors(parsed))
         if best is not None
     ]
+
+
+def problems(body: bytes, headers: Mapping[str, str]) -> list[str]:
+    """How this request differs from openapi.json's webhook for its type (body and headers); empty when it matches."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return ["the body is not JSON"]
+    found = body_problems(parsed)
+    if found and found[0].startswith("openapi.json has no webhook"):
+        return found
+    event_type = parsed["type"]
     sent = {name.lower(): value for name, value in headers.items()}
     operation = DOCUMENT["webhooks"][event_type]["post"]
     content_type = sent.get("content-type", "").split(";")[0].strip()
