@@ -46,8 +46,21 @@ SUMMARIES = {
     "schedule.skipped": "A schedule skipped its scan (with the reason when the scanner sends one)",
     TEST_EVENT_TYPE: "A test delivery (POST /v1/integrations/{id}/test): a sample finding marked as a test",
 }
+_DESCRIPTION = {
+    "finding.new": "Sent to webhook integrations subscribed to finding.new. A critical or high finding goes to an "
+    "integration subscribed to finding.critical or finding.high as that type instead: one delivery per event and "
+    "integration, labelled with the most specific type it subscribed to",
+    TEST_EVENT_TYPE: "Sent by the test route to any webhook integration, enabled or not",
+}
+_BODY_DESCRIPTION = (
+    "Compact UTF-8 JSON, byte-identical on every retry; these exact bytes are what is signed. `data` is the "
+    "scanner's data as it sent it (values of any length, extra fields and nulls included), plus `event.id`. "
+    f"The example is signed with the example secret `{EXAMPLE_SECRET}` (its headers verify against the body "
+    "serialized compactly, `json.dumps(body, separators=(',', ':'), ensure_ascii=False)`). "
+    "Integrations may add their own headers (`config.headers`)."
+)
 _PARTS = ("scan", "finding", "report", "schedule")
-# What each header the code sends means to a receiver; _headers() fails when the code sends one not listed here.
+# What each header the code sends means to a receiver; _parameters() fails when the code sends one not listed here.
 _UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _SIGNATURE = "v1,[A-Za-z0-9+/]{43}="  # base64 of an HMAC-SHA256
 HEADERS: dict[str, dict[str, Any]] = {
@@ -196,18 +209,3 @@ def document_webhooks(document: dict[str, Any]) -> dict[str, Any]:
         }
     document["webhooks"] = webhooks
     return document
-
-
-_DESCRIPTION = {
-    "finding.new": "Sent to webhook integrations subscribed to finding.new. A critical or high finding goes to an "
-    "integration subscribed to finding.critical or finding.high as that type instead: one delivery per event and "
-    "integration, labelled with the most specific type it subscribed to",
-    TEST_EVENT_TYPE: "Sent by the test route to any webhook integration, enabled or not",
-}
-_BODY_DESCRIPTION = (
-    "Compact UTF-8 JSON, byte-identical on every retry; these exact bytes are what is signed. `data` is the "
-    "scanner's data as it sent it (values of any length, extra fields and nulls included), plus `event.id`. "
-    f"The example is signed with the example secret `{EXAMPLE_SECRET}` (its headers verify against the body "
-    "serialized compactly, `json.dumps(body, separators=(',', ':'), ensure_ascii=False)`). "
-    "Integrations may add their own headers (`config.headers`)."
-)
