@@ -156,7 +156,7 @@ class WebhookData(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    scan: Scan | None = Field(default=None, description="The scan (scan, finding and report events)")
+    scan: Scan | None = Field(default=None, description="The scan (every event but schedule.skipped)")
     finding: Finding | None = Field(default=None, description="The finding (finding events)")
     report: Report | None = Field(default=None, description="The report (report.ready)")
     schedule: Schedule | None = Field(default=None, description="The schedule (schedule events)")
