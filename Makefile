@@ -95,7 +95,7 @@ test-browser: $(VENV)/.stamp browser
 	$(VENV)/bin/pytest -m browser
 
 # Unit and integration tests only, for a quick loop while coding.
-test-fast: setup
+test-fast: setup node-deps
 	$(VENV)/bin/pytest -m "not e2e"
 
 # Schemathesis against the local stack and openapi.json alone (tests/fuzz, about two minutes); `make test` runs it
