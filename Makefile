@@ -15,7 +15,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 export PYTHONPATH := $(CURDIR)/layers/domain:$(CURDIR)/tools
 AWS_REGION ?= us-east-1
 
-.PHONY: setup lint template-check browser test test-fast test-browser fuzz run publish openapi build build-check bench deploy lock clean
+.PHONY: setup lint template-check browser node-deps test test-fast test-browser fuzz run publish openapi build build-check bench deploy lock clean
 
 setup: $(VENV)/.stamp $(TOOLS)/.stamp $(CHECKOV)/.stamp
 
@@ -64,7 +64,7 @@ template-check: setup
 	$(TOOLS)/bin/cfn-lint --ignore-checks $(CFN_LINT_RESOLVED) -- $(TRANSFORMED)/*.json
 	$(CHECKOV)/bin/checkov --config-file .checkov.yaml
 
-test: lint template-check build-check browser
+test: lint template-check build-check browser node-deps
 	$(VENV)/bin/pytest
 
 # The console's browser tests drive Debian's Chromium through Playwright's executable_path (no browser
@@ -77,12 +77,26 @@ browser:
 	@test -x $(CHROMIUM) || $(APT_INSTALL) || { $(SUDO) apt-get update -qq && $(APT_INSTALL); } \
 		|| echo "WARNING: cannot install chromium (apt-get install chromium); the browser tests will be skipped"
 
+# The official Standard Webhooks library for Node, with which tests/node verifies our signed deliveries, installed
+# exactly as package-lock.json pins it. Without node or npm, that test is skipped and this says so.
+NODE_DIR := tests/node
+node-deps:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(NODE_DIR)/node_modules/.stamp; \
+	else \
+		echo "WARNING: node or npm is missing (apt-get install nodejs npm): the Node webhook receiver test will be SKIPPED"; \
+	fi
+
+$(NODE_DIR)/node_modules/.stamp: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 # The console in headless Chromium against the local stack (tests/browser; `make test` runs them too).
 test-browser: $(VENV)/.stamp browser
 	$(VENV)/bin/pytest -m browser
 
 # Unit and integration tests only, for a quick loop while coding.
-test-fast: setup
+test-fast: setup node-deps
 	$(VENV)/bin/pytest -m "not e2e"
 
 # Schemathesis against the local stack and openapi.json alone (tests/fuzz, about two minutes); `make test` runs it
@@ -123,4 +137,4 @@ lock: $(VENV)/.stamp
 	$(UV) pip compile --quiet --python-version 3.13 --upgrade requirements/checkov.in -o requirements/checkov.txt
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

@@ -1,4 +1,5 @@
-"""Generate the API's OpenAPI document from the route functions' own declarations.
+"""Generate the API's OpenAPI document from the route functions' own declarations, and its ``webhooks`` (what
+webhook integrations receive) from the code that sends them (openapi_webhooks.py).
 
 `python tools/openapi.py` rewrites openapi.json; `--check` fails when the committed file is stale.
 """
@@ -16,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from openapi_webhooks import document_webhooks
 
 from integrations.providers import PROVIDERS
 from integrations.providers.github import LABEL_PATTERN, MAX_LABELS
@@ -239,6 +241,29 @@ def _document_providers(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def operation_id(function_name: str) -> str:
+    """The one rule for operationIds: the route function's name in camelCase (``create_integration`` →
+    ``createIntegration``), so generated clients get methods named after what they do."""
+    first, *rest = function_name.split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _name_operations(document: dict[str, Any], app: APIGatewayRestResolver) -> dict[str, Any]:
+    # Powertools names an operation after its function, path and method (create_integration_v1_integrations_post),
+    # which clients turn into method names. Its routes (private to Powertools, but the only place that holds the
+    # function behind each operation) give us the function's name instead.
+    functions = {route.operation_id: route.func.__name__ for route in app._static_routes + app._dynamic_routes}
+    seen: set[str] = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            name = operation_id(functions[operation["operationId"]])
+            if name in seen:
+                raise ValueError(f"two operations would share the operationId {name!r}: rename a route function")
+            seen.add(name)
+            operation["operationId"] = name
+    return document
+
+
 def generate() -> str:
     """The OpenAPI document as formatted JSON."""
     app = APIGatewayRestResolver(enable_validation=True)
@@ -254,6 +279,7 @@ def generate() -> str:
         security=[{"ApiKey": []}],
     )
     document = _document_providers(_document_integration_ids(_drop_powertools_422(json.loads(raw))))
+    document = document_webhooks(_name_operations(document, app))
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 

@@ -23,7 +23,7 @@ from integrations.providers import http
 from integrations.providers.slack import Slack
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
-from tests.providers.fakes import FakeReceiver, FakeSlack, Recorded, Reply, Script
+from tests.providers.fakes import FakeSlack, FakeWebhookReceiver, Recorded, Reply, Script
 
 # Parallel dispatches race on items (pacing slots, log counters): DynamoDB applies each write atomically.
 pytestmark = pytest.mark.usefixtures("atomic_item_writes")
@@ -77,7 +77,7 @@ def sends(monkeypatch: pytest.MonkeyPatch) -> Sends:
     return recorded
 
 
-class GatedReceiver(FakeReceiver):
+class GatedReceiver(FakeWebhookReceiver):
     """Answers nobody until ``expected`` requests are in (or 5 s passed); records when each arrived and was answered."""
 
     def __init__(self, expected: int) -> None:
@@ -283,7 +283,7 @@ def test_a_429_holds_the_destination_for_every_job_until_retry_after(
 
 
 def test_a_webhook_429_holds_that_endpoint_in_this_container(api: Api) -> None:
-    with FakeReceiver() as receiver:
+    with FakeWebhookReceiver() as receiver:
         webhook(api, f"{receiver.url}/limited")
         receiver.script(Reply(429, headers={"Retry-After": "20"}))
         fan_out(api, "evt_1")

@@ -11,8 +11,10 @@ Scripted replies (``FakeReceiver.script``) come first.
 from __future__ import annotations
 
 import json
+from types import TracebackType
 from typing import Any
 
+from tests.providers import webhook_contract
 from tests.providers.fakes import FakeReceiver, Recorded, Reply
 
 EVENT_PATH = "/services/collector/event"
@@ -28,6 +30,14 @@ class FakeSplunk(FakeReceiver):
         self.indexes = indexes
         self.busy = False
         self.events: list[dict[str, Any]] = []
+        # Each event's `event` is the webhook body: checked against openapi.json's webhooks (HEC itself would take
+        # any JSON there, so this fails the test on leaving the fake rather than changing HEC's answer).
+        self.contract_violations: list[list[str]] = []
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        super().__exit__(kind, error, tb)
+        if error is None and self.contract_violations:
+            raise AssertionError(f"HEC events that openapi.json's webhooks do not describe: {self.contract_violations}")
 
     def default_reply(self, request: Recorded) -> Reply:
         if request.method != "POST" or request.path.split("?")[0] != EVENT_PATH:
@@ -54,6 +64,7 @@ class FakeSplunk(FakeReceiver):
                 text, code = problem
                 return Reply(400, {"text": text, "code": code, "invalid-event-number": number})
         self.events += events
+        self.contract_violations += filter(None, (webhook_contract.body_problems(event["event"]) for event in events))
         return _hec(200, "Success", 0)
 
     def event_problem(self, event: Any) -> tuple[str, int] | None:

@@ -35,6 +35,7 @@ from integrations.platform.settings import DeliverySettings
 from integrations.providers.base import Provider, SendContext
 from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
 from tests.conftest import ROOT
+from tests.providers import webhook_contract
 
 type Body = bytes | str | dict[str, Any] | list[Any]
 type Script = Reply | Literal["reset"]
@@ -138,6 +139,10 @@ class FakeReceiver:
             scripted = self._script.popleft() if self._script else None
         return scripted if scripted is not None else self.default_reply(request)
 
+    def refusal(self, request: Recorded) -> Reply | None:
+        """An answer that overrides ``answer`` (and any script) for a request the fake must refuse; None if none."""
+        return None
+
 
 class _Server(ThreadingHTTPServer):
     def __init__(self, receiver: FakeReceiver) -> None:
@@ -173,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         recorded = Recorded(self.command, self.path, tuple(self.headers.items()), body)
-        reply = self.server.receiver.answer(recorded)
+        reply = self.server.receiver.refusal(recorded) or self.server.receiver.answer(recorded)
         if reply == "reset":
             self._reset()
             return
@@ -296,13 +301,33 @@ def _event_problems(event: dict[str, Any]) -> list[str]:
 
 
 class FakeWebhookReceiver(FakeReceiver):
-    """A customer's endpoint that verifies Standard Webhooks signatures with the ``standardwebhooks`` library."""
+    """A customer's endpoint that verifies Standard Webhooks signatures with the ``standardwebhooks`` library.
+
+    Every request is also checked against openapi.json's ``webhooks`` entry for its ``type`` (body and headers,
+    tests/providers/webhook_contract.py), before any scripted answer: one that differs is refused with 400 and
+    kept in ``contract_violations``, and leaving the receiver fails the test if any is there.
+    """
 
     def __init__(self, secret: str | None = None) -> None:
         super().__init__()
         # What we tell customers: a whsec_ secret as is, a plain one as its UTF-8 bytes.
         self._verifier = Webhook(secret if secret.startswith("whsec_") else secret.encode()) if secret else None
         self.verified: list[Any] = []  # payloads whose signature checked out
+        self.contract_violations: list[list[str]] = []  # per refused request, how it differs from openapi.json
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        problems = webhook_contract.problems(request.body, request.headers)
+        if not problems:
+            return None
+        with self._lock:
+            self._requests.append(request)
+            self.contract_violations.append(problems)
+        return Reply(400, {"error": "the request does not match openapi.json's webhooks", "problems": problems})
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        super().__exit__(kind, error, tb)
+        if error is None and self.contract_violations:
+            raise AssertionError(f"webhook requests that openapi.json does not describe: {self.contract_violations}")
 
     def default_reply(self, request: Recorded) -> Reply:
         if self._verifier is None:

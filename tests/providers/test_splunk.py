@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from integrations.events import Event
+from integrations.providers import http
 from integrations.providers.delivery import Outcome
 from integrations.providers.splunk import Splunk, event_url
 from integrations.providers.webhook import payload
@@ -139,3 +140,17 @@ def test_a_self_signed_certificate_needs_the_documented_opt_in(tmp_path: Path) -
         # The unverified connection is not reused by an integration that did not opt in, on the same host.
         again = Splunk.send(make_delivery(Splunk, {"url": url, "token": TOKEN}), send_context())
         assert (again.success, again.error, len(hec.requests)) == (False, "TLS handshake failed", 1)
+
+
+def test_an_hec_event_that_openapi_json_does_not_describe_fails_the_test() -> None:
+    # The fake checks each event's `event` (the webhook body) against openapi.json; this proves the check can fail.
+    fake = FakeSplunk(TOKEN)
+    fake.__enter__()
+    body = {"event": {"type": "finding.new", "timestamp": "2026-04-10T10:45:20Z", "data": {}}}
+    answer = http.post(
+        fake.url + "/services/collector/event", json_body=body, headers={"Authorization": f"Splunk {TOKEN}"}
+    )
+    with pytest.raises(AssertionError, match=r"openapi\.json's webhooks do not describe"):
+        fake.__exit__(None, None, None)
+    assert answer.status == 200, "HEC itself takes it"
+    assert fake.contract_violations == [["body $.data: 'event' is a required property"]]

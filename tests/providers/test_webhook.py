@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -14,7 +15,8 @@ from pydantic import ValidationError
 from integrations.events import Event
 from integrations.providers import http
 from integrations.providers.delivery import Delivery, Outcome
-from integrations.providers.webhook import GONE, Webhook, WebhookConfig
+from integrations.providers.webhook import GONE, Webhook, WebhookConfig, payload, standard_headers
+from tests.conftest import ROOT
 from tests.providers.fakes import (
     FakeReceiver,
     FakeWebhookReceiver,
@@ -23,6 +25,7 @@ from tests.providers.fakes import (
     scanner_event,
     send_context,
 )
+from tests.providers.webhook_contract import DOCUMENT
 
 PATH = "/hooks/apviso?token=query-token-5f2a9c"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -275,3 +278,31 @@ def test_during_a_rotation_both_secrets_sign_and_an_error_never_quotes_the_previ
         old_receiver.script(Reply(500, f"cannot verify with {PLAIN}"))
         outcome = Webhook.send(replace(delivery_to(old_receiver, WHSEC), previous_secret=PLAIN), send_context())
         assert outcome.error is not None and "cannot verify" in outcome.error and PLAIN not in outcome.error
+
+
+def test_the_receiver_refuses_a_request_that_openapi_json_does_not_describe() -> None:
+    # The fake receiver checks every webhook request against openapi.json; this proves the check can fail.
+    receiver = FakeWebhookReceiver()
+    body = payload(delivery_to(receiver, event=scanner_event("finding_new")))
+    body["data"]["finding"]["severity"] = "urgent"
+    encoded = json.dumps(body).encode()
+    receiver.__enter__()
+    refused = http.post(receiver.url, data=encoded, headers=standard_headers(str(uuid.uuid4()), encoded))
+    unsigned = http.post(receiver.url, data=encoded, headers={"Content-Type": "application/json"})
+    with pytest.raises(AssertionError, match=r"openapi\.json does not describe"):
+        receiver.__exit__(None, None, None)  # leaving the receiver fails the test that got such a request
+
+    assert refused.status == 400 and unsigned.status == 400
+    wrong_field, no_headers = receiver.contract_violations
+    assert wrong_field == [
+        "body $.data.finding.severity: 'urgent' is not one of ['critical', 'high', 'medium', 'low', 'info']"
+    ]
+    assert {"header webhook-id: missing", "header webhook-timestamp: missing"} <= set(no_headers)
+
+
+def test_what_the_webhook_sends_for_every_event_is_what_openapi_json_describes(endpoint: FakeWebhookReceiver) -> None:
+    for path in sorted((ROOT / "events" / "scanner").glob("*.json")):
+        assert Webhook.send(delivery_to(endpoint, WHSEC, scanner_event(path.stem)), send_context()).success
+    assert Webhook.send(delivery_to(endpoint, PLAIN, test=True), send_context()).success
+    assert {request.json()["type"] for request in endpoint.requests} == set(DOCUMENT["webhooks"])
+    assert endpoint.contract_violations == []

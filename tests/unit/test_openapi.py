@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import openapi
 from openapi_spec_validator import validate
@@ -36,3 +37,31 @@ def test_every_operation_documents_its_errors_with_the_error_body_and_no_powerto
         "name": "X-API-Key",
         "in": "header",
     }
+
+
+def test_every_operation_has_a_stable_readable_operation_id() -> None:
+    document = json.loads(openapi.generate())
+    ids = {
+        f"{path} {method}": op["operationId"] for path, ops in document["paths"].items() for method, op in ops.items()
+    }
+    assert len(set(ids.values())) == len(ids), "unique"
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]*)*", name) for name in ids.values()), ids
+    assert (
+        ids.items()
+        >= {
+            "/v1/integrations/providers get": "listProviders",
+            "/v1/integrations get": "listIntegrations",
+            "/v1/integrations post": "createIntegration",
+            "/v1/integrations/{id} patch": "updateIntegration",
+            "/v1/integrations/{id} delete": "deleteIntegration",
+            "/v1/integrations/{id}/test post": "testIntegration",
+            "/v1/integrations/{id}/logs get": "listDeliveryLogs",
+            "/v1/integrations/{id}/logs/{logId}/redeliver post": "redeliverDelivery",
+        }.items()
+    )
+
+
+def test_the_operation_id_rule_is_the_route_functions_name_in_camel_case() -> None:
+    assert openapi.operation_id("recover_deliveries") == "recoverDeliveries"
+    assert openapi.operation_id("list_providers") == "listProviders"
+    assert openapi.operation_id("status") == "status"

@@ -38,12 +38,13 @@ import json
 import re
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from integrations.catalog import EVENT_TYPES
+from integrations.catalog import EVENT_TYPES, EventType
+from integrations.events import Finding, Identifier, Report, Scan, Schedule
 from integrations.platform import clock
 from integrations.providers import http
 from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url
@@ -145,6 +146,40 @@ class Webhook(Provider):
         return [*values, *(url.path for url in urls), *(url.query for url in urls)]
 
 
+class EventReference(BaseModel):
+    """The event a delivery carries: the same id at every integration it reaches."""
+
+    id: Identifier = Field(description="The scanner's event id")
+
+
+class WebhookData(BaseModel):
+    """The scanner's data as it sent it (extra fields kept), plus `event` (and `test` on test deliveries)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    scan: Scan | None = Field(default=None, description="The scan (every event but schedule.skipped)")
+    finding: Finding | None = Field(default=None, description="The finding (finding events)")
+    report: Report | None = Field(default=None, description="The report (report.ready)")
+    schedule: Schedule | None = Field(default=None, description="The schedule (schedule events)")
+    event: EventReference
+    test: bool = Field(default=False, description="true on test deliveries (integration.test), absent otherwise")
+
+
+# What payload() builds, published as openapi.json's webhooks (tools/openapi_webhooks.py); the docstrings and
+# descriptions are the document's.
+class WebhookBody(BaseModel):
+    """What a webhook integration receives: Standard Webhooks' `type`, `timestamp` and `data`."""
+
+    type: EventType | Literal["integration.test"] = Field(
+        description="The event type (the most specific one the integration subscribed to), or integration.test"
+    )
+    timestamp: str = Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        description="When the event occurred, UTC (the same on every retry; the attempt's time is webhook-timestamp)",
+    )
+    data: WebhookData
+
+
 def payload(delivery: Delivery) -> dict[str, Any]:
     """The Standard Webhooks body: type, when the event occurred, and the event's data."""
     sent = delivery.event.data.sent  # as the producer sent it: extra fields, long strings and nulls included
@@ -166,13 +201,17 @@ def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def standard_headers(message_id: str, body: bytes, *secrets: str | None) -> dict[str, str]:
+def standard_headers(
+    message_id: str, body: bytes, *secrets: str | None, timestamp: int | None = None
+) -> dict[str, str]:
     """Content type and the ``webhook-*`` headers of this attempt, signed with each secret given.
 
     Several signatures are space-separated (``v1,<new> v1,<previous>`` during a rotation's grace period);
-    a receiver accepts the message when any of them verifies with its secret.
+    a receiver accepts the message when any of them verifies with its secret. ``timestamp`` (Unix seconds)
+    defaults to now; openapi.json's examples pass a fixed one.
     """
-    timestamp = int(time.time())  # the attempt's time, so that retries pass receivers' 5-minute window
+    if timestamp is None:
+        timestamp = int(time.time())  # the attempt's time, so that retries pass receivers' 5-minute window
     headers = {"Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": str(timestamp)}
     signatures = [sign(secret, message_id, timestamp, body) for secret in dict.fromkeys(secrets) if secret]
     if signatures:
