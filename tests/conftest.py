@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from integrations import aws, delivery_logs, dispatch, fanout, redelivery, service, settings
+from integrations import aws, delivery_logs, dispatch, fanout, recovery, redelivery, service, settings
 from integrations.observability import logger
 from tests.security.network import FakeNetwork
 
@@ -49,7 +49,7 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _clear_caches() -> None:
     aws.reset()
     settings.load.cache_clear()
-    for wired in (service, dispatch, fanout, delivery_logs, redelivery):
+    for wired in (service, dispatch, fanout, delivery_logs, redelivery, recovery):
         wired.from_environment.cache_clear()
 
 

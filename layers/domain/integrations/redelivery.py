@@ -12,12 +12,25 @@ from functools import cache
 
 from integrations import aws, clock, delivery_logs, service, settings
 from integrations.catalog import EVENT_TYPES
-from integrations.delivery_logs import DeliveryLogStore
+from integrations.delivery_logs import DeliveryLogStore, StoredEntry
 from integrations.errors import Conflict, FieldError, NotFound, ValidationFailed
+from integrations.events import Event
 from integrations.jobs import DeliveryJob
 from integrations.models import RedeliveryResponse
 from integrations.observability import logger
 from integrations.service import IntegrationService
+
+
+def redelivery_job(entry: StoredEntry, integration_id: str, event: Event, redelivery_id: str) -> DeliveryJob:
+    """The logged delivery's job again: its delivery id and event, with ``redelivery_id`` as the dispatcher's key."""
+    return DeliveryJob(
+        deliveryId=entry.delivery_id,
+        accountId=entry.account_id,
+        integrationId=integration_id,
+        eventType=entry.event_type,  # a logged event type: callers leave out test deliveries
+        event=event,
+        redeliveryId=redelivery_id,
+    )
 
 
 class Redeliverer:
@@ -42,14 +55,7 @@ class Redeliverer:
         event = self.logs.payload(integration_id, entry.delivery_id)
         if event is None:
             raise NotFound("Delivery log entry not found (entries are kept 30 days)")
-        job = DeliveryJob(
-            deliveryId=entry.delivery_id,
-            accountId=account_id,
-            integrationId=integration_id,
-            eventType=entry.event_type,  # checked against EVENT_TYPES above
-            event=event,
-            redeliveryId=clock.new_id(),
-        )
+        job = redelivery_job(entry, integration_id, event, clock.new_id())  # event type checked above
         aws.client("sqs").send_message(QueueUrl=self.deliveries_queue_url, MessageBody=job.model_dump_json())
         assert job.redeliveryId is not None
         logger.info(
