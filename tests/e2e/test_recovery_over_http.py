@@ -52,12 +52,12 @@ def aws(aws_url: str, service: str) -> Any:
     )
 
 
-def publish(aws_url: str, event_id: str) -> None:
-    """As the scanner does: PutEvents on the stack's bus."""
+def publish(aws_url: str, event_id: str, account: str = "acct_local") -> None:
+    """As the scanner does: PutEvents of a scan.completed event on the local stack's bus."""
     event = {
         "id": event_id,
         "type": "scan.completed",
-        "accountId": "acct_local",
+        "accountId": account,
         "occurredAt": "2026-04-10T10:45:20Z",
         "data": {"scan": {"id": f"scan_{event_id}", "target": "https://app.example.com"}},
     }

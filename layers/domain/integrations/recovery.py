@@ -66,7 +66,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     since = since.astimezone(UTC)
     if since < now - RETENTION or since > now:
         raise ValidationFailed(
-            "since is outside the delivery log's window",
+            "since must be within the delivery log's 30 days, and not in the future",
             [FieldError("since", f"must be within the last 30 days (from {clock.iso(now - RETENTION)}), not later")],
         )
     return since
