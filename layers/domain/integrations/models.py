@@ -201,6 +201,8 @@ class RecoveryRequest(_Request):
         description="ISO 8601 time with a zone (e.g. 2026-04-10T00:00:00Z) within the log's 30 days: every delivery"
         " whose latest attempt failed at or after it is sent again",
         max_length=64,
+        # Documented as RFC 3339; parsed by datetime.fromisoformat, which also takes its other ISO 8601 spellings.
+        json_schema_extra={"format": "date-time"},
     )
 
 
