@@ -141,13 +141,17 @@ class Recoverer:
                 rid = redelivery_id(batch.recoveryId, stored.delivery_id)
                 jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))
         self._queue_jobs(jobs)
-        more = not reached_since and found.next_position is not None
-        if more:
-            assert found.next_position is not None
-            self._queue_batch(batch.model_copy(update={"position": found.next_position}))
+        next_position = None if reached_since else found.next_position
+        if next_position is not None:
+            self._queue_batch(batch.model_copy(update={"position": next_position}))
         logger.info(
             "Recovery batch done",
-            extra={"recovery_id": batch.recoveryId, "position": batch.position, "queued": len(jobs), "last": not more},
+            extra={
+                "recovery_id": batch.recoveryId,
+                "position": batch.position,
+                "queued": len(jobs),
+                "last": next_position is None,
+            },
         )
         return len(jobs)
 
