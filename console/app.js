@@ -435,6 +435,7 @@ async function openDetail(integration) {
   state.logsPage = 1;
   $("detail-title").textContent = `Deliveries of ${integration.name}`;
   $("test-result").replaceChildren();
+  resetRecoverForm();
   announce("");
   show("detail-view");
   $("run-test").focus();
@@ -468,13 +469,84 @@ async function runTest() {
 
 function logRow(entry) {
   const ok = entry.status === "success";
+  // A test delivery is not redelivered (the API refuses it): send a new test instead.
+  const redeliver = entry.event === "integration.test" ? "" : el("button", {
+    type: "button",
+    "aria-label": `Redeliver ${entry.event} of ${formatTime(entry.deliveredAt)} (attempt ${entry.attempt ?? "?"})`,
+    onclick: (event) => redeliverEntry(entry, event.currentTarget),
+  }, "Redeliver");
   return el("tr", {},
     el("td", {}, formatTime(entry.deliveredAt)),
     el("td", {}, entry.event),
     el("td", {}, el("span", { className: ok ? "badge ok" : "badge bad" }, entry.status)),
+    el("td", {}, entry.attempt ?? "—"),
     el("td", {}, entry.responseCode ?? "—"),
     el("td", {}, `${entry.responseTime} ms`),
-    el("td", { className: "wrap" }, entry.error || ""));
+    el("td", { className: "wrap" }, entry.error || ""),
+    el("td", { className: "actions" }, redeliver));
+}
+
+async function redeliverEntry(entry, button) {
+  button.disabled = true;
+  try {
+    const queued = await api("POST", `/v1/integrations/${state.detail.id}/logs/${entry.id}/redeliver`);
+    announce(`Redelivery of ${queued.event} queued (delivery ${queued.deliveryId}); it appears in the log once attempted.`);
+    refreshLogsSoon();
+  } catch (error) {
+    announce(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The value a datetime-local input shows for ``date`` in the browser's time zone. */
+function localInputValue(date) {
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
+}
+
+function resetRecoverForm() {
+  const now = new Date();
+  const input = $("recover-since");
+  input.min = localInputValue(new Date(now.getTime() - 30 * DAY_MS + 60_000));
+  input.max = localInputValue(now);
+  input.value = localInputValue(new Date(now.getTime() - DAY_MS)); // a receiver down for a day: the usual case
+  $("recover-result").replaceChildren();
+}
+
+async function recoverFailed(event) {
+  event.preventDefault();
+  const box = $("recover-result");
+  const value = $("recover-since").value;
+  box.className = "test-result";
+  if (!value) {
+    box.classList.add("bad");
+    box.textContent = "Choose the time since which failed deliveries are sent again.";
+    return;
+  }
+  const since = new Date(value).toISOString().replace(/\.\d{3}Z$/, "Z"); // the local time, in UTC
+  const button = $("recover");
+  button.disabled = true;
+  try {
+    const accepted = await api("POST", `/v1/integrations/${state.detail.id}/recover`, { since });
+    box.classList.add("ok");
+    box.replaceChildren(el("strong", {}, "Recovery accepted"), " — every delivery whose latest attempt failed since ",
+      formatTime(accepted.since), " is being sent again, once each. They appear in the log below as they are attempted.");
+    refreshLogsSoon();
+  } catch (error) {
+    box.classList.add("bad");
+    box.textContent = `Not recovered — ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Redeliveries are queued, not sent yet: reload the log a few times while they are attempted. */
+function refreshLogsSoon() {
+  const detail = state.detail;
+  for (const delay of [1000, 3000, 6000, 10000]) {
+    setTimeout(() => { if (state.detail === detail) Promise.all([loadLogs(), drawChart()]); }, delay);
+  }
 }
 
 async function loadLogs() {
@@ -586,6 +658,7 @@ function init() {
   $("cancel-edit").addEventListener("click", () => { state.editing = null; show("list-view"); });
   $("close-detail").addEventListener("click", () => { state.detail = null; show("list-view"); });
   $("run-test").addEventListener("click", runTest);
+  $("recover-form").addEventListener("submit", recoverFailed);
   $("logs-prev").addEventListener("click", () => changeLogsPage(-1));
   $("logs-next").addEventListener("click", () => changeLogsPage(1));
   $("local-hint").hidden = !["127.0.0.1", "localhost", "[::1]"].includes(location.hostname);

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from integrations.api import redelivery, service
+from integrations.api import recovery, redelivery, service
 from integrations.delivery import dispatch, fanout
 from integrations.platform import aws, settings
 from integrations.platform.observability import logger
@@ -52,7 +52,7 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _clear_caches() -> None:
     aws.reset()
     settings.load.cache_clear()
-    for wired in (service, dispatch, fanout, delivery_logs, redelivery):
+    for wired in (service, dispatch, fanout, delivery_logs, redelivery, recovery):
         wired.from_environment.cache_clear()
 
 

@@ -16,6 +16,7 @@ ALLOWED_METHODS = {
     "/v1/integrations/{id}/test": "POST",
     "/v1/integrations/{id}/logs": "GET",
     "/v1/integrations/{id}/logs/{logId}/redeliver": "POST",
+    "/v1/integrations/{id}/recover": "POST",
 }
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import requests
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from devstack.testing import start_local_stack, stop_local_stack
+from tests.e2e.test_recovery_over_http import publish
 from tests.providers.fake_chat_apps import FakeDiscord, FakeGoogleChat, FakeTeams
 from tests.providers.fake_github import FakeGitHub
 from tests.providers.fake_jira import FakeJira
@@ -57,6 +60,7 @@ class Stack:
     url: str
     console: str
     fakes: Fakes
+    aws: str  # the embedded AWS endpoint, to publish events as the scanner does
 
     def call(self, method: str, path: str, body: Any = None) -> requests.Response:
         """The API directly, to set up and to check what the console did."""
@@ -91,9 +95,9 @@ def stack(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             "PAGERDUTY_EVENTS_URL": fakes.pagerduty.events_url,
             "EMAIL_TRANSPORT": fakes.smtp.transport,
         }
-        process, api_url, _ = start_local_stack(env, log_path=log)
+        process, api_url, aws_url = start_local_stack(env, log_path=log)
         try:
-            yield Stack(api_url, f"{api_url}/console/", fakes)
+            yield Stack(api_url, f"{api_url}/console/", fakes, aws_url)
         finally:
             assert stop_local_stack(process) == 0
 
@@ -544,3 +548,84 @@ def test_a_webhook_is_connected_with_the_keyboard_alone(stack: Stack, page: Page
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(row(page, "Keyboard webhook")).to_be_visible()
+
+
+def failed_deliveries(stack: Stack, receiver: FakeWebhookReceiver, name: str, events: int) -> str:
+    """A webhook integration whose ``events`` scanner events each failed for good (400); its id."""
+    created = stack.call(
+        "POST",
+        "/v1/integrations",
+        {
+            "provider": "webhook",
+            "name": name,
+            "credentials": {"url": receiver.url, "secret": WEBHOOK_SECRET},
+            "enabledEvents": ["scan.completed"],
+        },
+    ).json()
+    receiver.script(*[Reply(400, "rejected")] * events)
+    for n in range(events):
+        publish(stack.aws, f"evt_{name.replace(' ', '_')}_{n}", account="acct_browser")
+    path = f"/v1/integrations/{created['id']}/logs"
+    deadline = time.monotonic() + 30
+    while len(stack.call("GET", path).json()["data"]) < events:
+        assert time.monotonic() < deadline, "the deliveries were not attempted"
+        time.sleep(0.2)
+    return str(created["id"])
+
+
+def test_each_log_row_shows_its_attempt_and_redeliver_sends_it_again(stack: Stack, page: Page) -> None:
+    with FakeWebhookReceiver(WEBHOOK_SECRET) as receiver:
+        hook = failed_deliveries(stack, receiver, "Redelivered webhook", 1)
+        assert stack.call("POST", f"/v1/integrations/{hook}/test").json()["success"]
+        connect(page, stack)
+        action(page, "Deliveries of", "Redelivered webhook").click()
+        rows = page.locator("#logs tbody tr")
+        expect(rows).to_have_count(2)
+        expect(page.get_by_role("columnheader", name="Attempt")).to_be_visible()
+        test_row, failed_row = rows.nth(0), rows.nth(1)
+        expect(test_row).to_contain_text("integration.test")
+        expect(test_row.get_by_role("button", name=re.compile("^Redeliver"))).to_have_count(0)  # a test is not
+        expect(failed_row.locator("td").nth(3)).to_have_text("1")  # the attempt's number
+        screenshot(page, "09-log-rows-with-attempts")
+
+        failed_row.get_by_role("button", name=re.compile(r"^Redeliver scan\.completed of .* \(attempt 1\)$")).click()
+        expect(page.locator("#announcer")).to_contain_text("Redelivery of scan.completed queued")
+        expect(rows).to_have_count(3)  # the log reloads while the redelivery is attempted
+        expect(rows.nth(0)).to_contain_text("success")
+        first, again = receiver.requests[0], receiver.requests[-1]
+        assert again.headers["webhook-id"] == first.headers["webhook-id"] and again.json() == first.json()
+        assert len(receiver.verified) == 2, "the test and the redelivery, signed"
+
+
+def test_recover_failed_deliveries_since_from_the_delivery_log(stack: Stack, page: Page) -> None:
+    with FakeWebhookReceiver(WEBHOOK_SECRET) as receiver:
+        hook = failed_deliveries(stack, receiver, "Recovered webhook", 2)
+        originals = {r.headers["webhook-id"]: r.json() for r in receiver.requests}
+        connect(page, stack)
+        action(page, "Deliveries of", "Recovered webhook").click()
+        rows = page.locator("#logs tbody tr")
+        expect(rows).to_have_count(2)
+        since = page.get_by_label("Recover failed deliveries since")
+        expect(since).not_to_have_value("")  # a day back by default
+
+        since.fill("2020-01-01T00:00")  # past the log's 30 days: the API's message is shown
+        page.get_by_role("button", name="Recover", exact=True).click()
+        result = page.locator("#recover-result")
+        expect(result).to_contain_text("Not recovered")
+        expect(result).to_contain_text("30 days")
+
+        an_hour_ago = datetime.now() - timedelta(hours=1)  # the browser's time zone is this machine's
+        since.fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_role("button", name="Recover", exact=True).click()
+        expect(result).to_contain_text("Recovery accepted")
+        screenshot(page, "10-recovery-accepted")
+        expect(rows).to_have_count(4)  # the log reloads while the recovered deliveries are attempted
+        expect(rows.nth(0)).to_contain_text("success")
+        expect(rows.nth(1)).to_contain_text("success")
+        resent = receiver.requests[2:]
+        assert sorted(r.headers["webhook-id"] for r in resent) == sorted(originals), "each failed delivery once"
+        assert all(r.json() == originals[r.headers["webhook-id"]] for r in resent)
+
+        stack.call("PATCH", f"/v1/integrations/{hook}", {"enabled": False}).raise_for_status()
+        page.get_by_role("button", name="Recover", exact=True).click()
+        expect(result).to_contain_text("Not recovered — The integration is disabled")

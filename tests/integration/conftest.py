@@ -97,10 +97,10 @@ class Api:
         return SqsPoller(self.functions[function], source, queue.ref, queue.arn, boto3.client("sqs"), stop, 0)
 
     def drain(self, rounds: int = 50) -> None:
-        """Run fan-out and dispatcher until both queues are empty (hidden retries excepted)."""
-        fanout, dispatcher = self.poller("FanoutFunction"), self.poller("DispatcherFunction")
+        """Run fan-out, recovery batches and dispatcher until their queues are empty (hidden retries excepted)."""
+        pollers = [self.poller(name) for name in ("FanoutFunction", "RecoveryBatchesFunction", "DispatcherFunction")]
         for _ in range(rounds):
-            if fanout.poll_once() + dispatcher.poll_once() == 0:
+            if sum(poller.poll_once() for poller in pollers) == 0:
                 return
         raise AssertionError(f"queues not drained after {rounds} rounds")
 

@@ -45,7 +45,9 @@ def test_logs_answer_the_seed_shape_newest_first(api: Api) -> None:
     assert reply.body["nextCursor"] is None
     assert reply.body["pagination"] == {"page": 1, "limit": 20, "total": 3, "totalPages": 1}
     entries = reply.body["data"]
-    assert all(list(e) == list(SEED["logs_response"]["data"][0]) for e in entries)
+    # the seed's fields, plus the attempt's number (docs/recovery.md)
+    assert all(list(e) == [*SEED["logs_response"]["data"][0], "attempt"] for e in entries)
+    assert all(e["attempt"] == 1 for e in entries)
     assert entries[0]["status"] == "failed" and entries[0]["error"].startswith("Provider returned HTTP 500")
     assert entries[0]["responseCode"] == 500 and entries[0]["responseTime"] == 2004
     assert entries[1]["error"] is None

@@ -219,7 +219,12 @@ def test_production_protects_tables_and_keeps_dead_letters(deployed: dict[str, D
         assert table["Properties"]["DeletionProtectionEnabled"] is True, logical_id
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), logical_id
     queues = _dead_letter_queues(prod)
-    assert queues == {"EventsDeadLetterQueue", "DeliveriesDeadLetterQueue", "ScannerEventsDeadLetterQueue"}
+    assert queues == {
+        "EventsDeadLetterQueue",
+        "DeliveriesDeadLetterQueue",
+        "ScannerEventsDeadLetterQueue",
+        "RecoveryDeadLetterQueue",
+    }
     for logical_id in queues:
         queue = prod.resources[logical_id]
         assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("Retain", "Retain"), logical_id

@@ -52,7 +52,12 @@ def _fires_on_any(props: dict[str, Any]) -> bool:
 
 def test_one_alarm_per_dead_letter_queue_on_its_depth(template: Template) -> None:
     queues = _dead_letter_queues(template)
-    assert queues == {"EventsDeadLetterQueue", "DeliveriesDeadLetterQueue", "ScannerEventsDeadLetterQueue"}
+    assert queues == {
+        "EventsDeadLetterQueue",
+        "DeliveriesDeadLetterQueue",
+        "ScannerEventsDeadLetterQueue",
+        "RecoveryDeadLetterQueue",
+    }
     watched = [
         props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for props in _alarms(template).values()
@@ -70,7 +75,7 @@ def test_one_alarm_per_dead_letter_queue_on_its_depth(template: Template) -> Non
 
 def test_one_errors_alarm_per_sqs_triggered_function(template: Template) -> None:
     functions = _sqs_functions(template)
-    assert functions == {"FanoutFunction", "DispatcherFunction"}
+    assert functions == {"FanoutFunction", "DispatcherFunction", "RecoveryBatchesFunction"}
     errors = [props for props in _alarms(template).values() if props["Namespace"] == "AWS/Lambda"]
     assert all(props["MetricName"] == "Errors" and props["Statistic"] == "Sum" for props in errors)
     assert sorted(props["Dimensions"][0]["Value"]["Ref"] for props in errors) == sorted(functions)

@@ -22,7 +22,7 @@ def test_document_is_valid_openapi() -> None:
 def test_every_operation_documents_its_errors_with_the_error_body_and_no_powertools_422() -> None:
     document = json.loads(openapi.generate())
     operations = [op for path in document["paths"].values() for op in path.values()]
-    assert len(operations) == 8  # the seed's seven and redeliver
+    assert len(operations) == 9  # the seed's seven, redeliver and recover
     for operation in operations:
         responses = operation["responses"]
         assert "422" not in responses

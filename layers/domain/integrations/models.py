@@ -160,6 +160,11 @@ class DeliveryLogEntry(BaseModel):
     responseTime: int = Field(description="Milliseconds the provider took to answer")
     error: str | None
     deliveredAt: str
+    attempt: int | None = Field(
+        default=None,
+        description="The attempt's number within its delivery (1, 2, … over retries; a redelivery or recovery "
+        "counts from 1 again); null on entries recorded before the log showed it",
+    )
 
 
 class Pagination(BaseModel):
@@ -189,6 +194,26 @@ class RedeliveryResponse(BaseModel):
     event: EventType
     status: Literal["queued"]
     queuedAt: str
+
+
+class RecoveryRequest(_Request):
+    since: str = Field(
+        description="ISO 8601 time with a zone (e.g. 2026-04-10T00:00:00Z) within the log's 30 days: every delivery"
+        " whose latest attempt failed at or after it is sent again",
+        max_length=64,
+        # Documented as RFC 3339; parsed by datetime.fromisoformat, which also takes its other ISO 8601 spellings.
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+class RecoveryResponse(BaseModel):
+    """The recover route's answer: the recovery is accepted and walks the log in batches in the background, so how
+    many deliveries it sends again is not known yet (they appear in the delivery log as they are sent)."""
+
+    recoveryId: str = Field(description="This recovery's id (its redeliveries are logged like any attempt)")
+    status: Literal["accepted"]
+    since: str = Field(description="Deliveries whose latest attempt failed at or after this time are sent again")
+    until: str = Field(description="Attempts logged up to this time are considered; later ones are not")
 
 
 class TestResult(OmitsNull):

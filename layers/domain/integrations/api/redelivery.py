@@ -14,12 +14,25 @@ from integrations.api import service
 from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
 from integrations.delivery.jobs import DeliveryJob
+from integrations.events import Event
 from integrations.models import RedeliveryResponse
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
-from integrations.storage.delivery_logs import DeliveryLogStore
+from integrations.storage.delivery_logs import DeliveryLogStore, StoredEntry
+
+
+def redelivery_job(entry: StoredEntry, integration_id: str, event: Event, redelivery_id: str) -> DeliveryJob:
+    """The logged delivery's job again: its delivery id and event, with ``redelivery_id`` as the dispatcher's key."""
+    return DeliveryJob(
+        deliveryId=entry.delivery_id,
+        accountId=entry.account_id,
+        integrationId=integration_id,
+        eventType=entry.event_type,  # a logged event type: callers leave out test deliveries
+        event=event,
+        redeliveryId=redelivery_id,
+    )
 
 
 class Redeliverer:
@@ -44,14 +57,7 @@ class Redeliverer:
         event = self.logs.payload(integration_id, entry.delivery_id)
         if event is None:
             raise NotFound("Delivery log entry not found (entries are kept 30 days)")
-        job = DeliveryJob(
-            deliveryId=entry.delivery_id,
-            accountId=account_id,
-            integrationId=integration_id,
-            eventType=entry.event_type,  # checked against EVENT_TYPES above
-            event=event,
-            redeliveryId=clock.new_id(),
-        )
+        job = redelivery_job(entry, integration_id, event, clock.new_id())  # event type checked above
         aws.client("sqs").send_message(QueueUrl=self.deliveries_queue_url, MessageBody=job.model_dump_json())
         assert job.redeliveryId is not None
         logger.info(

@@ -133,3 +133,10 @@ class QueueSettings(_Settings):
     events_dlq_url: str = env("EVENTS_DLQ_URL")
     deliveries_dlq_url: str = env("DELIVERIES_DLQ_URL")
     max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", ge=1, le=20)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RecoverySettings(_Settings):
+    """The queue of recovery batches (the recover route and the recovery-batches function)."""
+
+    recovery_queue_url: str = env("RECOVERY_QUEUE_URL")

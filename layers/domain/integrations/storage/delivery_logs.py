@@ -108,6 +108,7 @@ def _entry(item: dict[str, Any]) -> DeliveryLogEntry:
         responseTime=number("responseTime") or 0,
         error=text("error"),
         deliveredAt=item["deliveredAt"]["S"],
+        attempt=number("attempt"),
     )
 
 
@@ -139,6 +140,7 @@ def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> lis
         "status": {"S": attempt.status},
         "responseTime": {"N": str(attempt.outcome.response_time_ms)},
         "deliveredAt": {"S": clock.iso(attempt.delivered_at)},
+        "attempt": {"N": str(attempt.attempt)},
         "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS)},
     }
     if attempt.outcome.response_code is not None:
@@ -150,7 +152,6 @@ def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> lis
         "id": {"S": entry_id},
         "accountId": {"S": attempt.account_id},
         "deliveryId": {"S": attempt.delivery_id},
-        "attempt": {"N": str(attempt.attempt)},
         "counts": {"M": {name: {"N": str(count)} for name, count in head.items()}},
     }
     return [entry, *({**shown, "id": {"S": position_key(view, head[view])}} for view in views)]

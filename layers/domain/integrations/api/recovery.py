@@ -1,0 +1,202 @@
+"""Recovery: every delivery of an integration whose latest attempt failed since a given time, sent again once.
+
+The route checks the request and queues one *recovery batch*; the recovery-batches function reads one bounded page
+of the delivery log per batch, newest first, queues the redeliveries it finds and then the next page as a new batch.
+A backlog of any size thus costs bounded work per Lambda run, and the route answers before anything is sent.
+
+The walk reads every attempt (the log's ``all`` view), not only the failed ones: a delivery's *latest* attempt
+decides, and met newest first, a delivery's first entry is its latest attempt. A claim per (recovery, delivery) in
+the provider-state table remembers, across batches, which deliveries were already met, so a delivery that failed
+twice is sent once and one whose latest attempt succeeded not at all. Each redelivery is the redeliver route's job
+(integrations.api.redelivery): the original delivery id and event, a redelivery id of its own.
+
+SQS may hand a batch over twice: its claims are its own again (they name its position), and its redelivery ids are
+derived from (recovery, delivery), so the dispatcher's idempotency runs each recovered delivery once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from integrations.api import redelivery, service
+from integrations.api.service import IntegrationService
+from integrations.catalog import EVENT_TYPES
+from integrations.delivery.jobs import DeliveryJob
+from integrations.models import RecoveryResponse
+from integrations.platform import aws, clock, settings
+from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
+from integrations.platform.observability import logger
+from integrations.storage import delivery_logs
+from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore
+
+PAGE_SIZE = 100  # log entries per batch: a few hundred small DynamoDB reads and writes, seconds of work
+SQS_BATCH = 10  # SendMessageBatch's limit
+# Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
+# duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
+# meets an attempt that started this long before `since`, no older entry can have started at or after it.
+RECORDING_LAG = timedelta(minutes=15)
+CLAIM_SECONDS = 3 * 24 * 3600  # a recovery's claims outlive its batches (a batch may wait in its queue for retries)
+_REDELIVERY_NAMESPACE = uuid.UUID("0b6f3d52-2f1e-4a8e-9d67-1c5a3e9b7f21")
+
+
+class RecoveryBatch(BaseModel):
+    """One page of a recovery's walk (the SQS message body of the recovery queue)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recoveryId: str
+    accountId: str
+    integrationId: str
+    since: AwareDatetime
+    position: int  # the newest position of the log's `all` view this batch reads
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``since`` as an aware time within the log's 30 days (and not in the future); 400 otherwise."""
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            "Invalid since", [FieldError("since", "must be an ISO 8601 time, e.g. 2026-04-10T00:00:00Z")]
+        ) from None
+    if since.tzinfo is None:
+        raise ValidationFailed("Invalid since", [FieldError("since", "must include a time zone, e.g. Z")])
+    since = since.astimezone(UTC)
+    if since < now - RETENTION or since > now:
+        raise ValidationFailed(
+            "since must be within the delivery log's 30 days, and not in the future",
+            [FieldError("since", f"must be within the last 30 days (from {clock.iso(now - RETENTION)}), not later")],
+        )
+    return since
+
+
+def redelivery_id(recovery_id: str, delivery_id: str) -> str:
+    """The same for a delivery met twice by one recovery (a batch handed over twice), so it is sent once."""
+    return str(uuid.uuid5(_REDELIVERY_NAMESPACE, f"{recovery_id}/{delivery_id}"))
+
+
+class Recoverer:
+    def __init__(
+        self,
+        integrations: IntegrationService,
+        logs: DeliveryLogStore,
+        deliveries_queue_url: str,
+        recovery_queue_url: str,
+        claims_table: str,
+    ) -> None:
+        self.integrations = integrations
+        self.logs = logs
+        self.deliveries_queue_url = deliveries_queue_url
+        self.recovery_queue_url = recovery_queue_url
+        self.claims_table = claims_table
+
+    def start(self, account_id: str, integration_id: str, since_text: str) -> RecoveryResponse:
+        """Queue the recovery's first batch; 400 for a bad ``since``, 404 for a foreign id, 409 while disabled."""
+        now = clock.now()
+        since = parse_since(since_text, now)
+        record = self.integrations.get_live(account_id, integration_id)  # another account's answers 404 here
+        if not record.enabled:
+            raise Conflict("The integration is disabled; enable it before recovering its deliveries")
+        newest = self.logs.page(integration_id, ALL, 1, 1).newest  # later attempts (the recovery's own) are not read
+        batch = RecoveryBatch(
+            recoveryId=clock.new_id(), accountId=account_id, integrationId=integration_id, since=since, position=newest
+        )
+        if newest > 0:
+            self._queue_batch(batch)
+        logger.info("Recovery accepted", extra={"recovery_id": batch.recoveryId, "since": clock.iso(since)})
+        return RecoveryResponse(
+            recoveryId=batch.recoveryId, status="accepted", since=clock.iso(since), until=clock.iso(now)
+        )
+
+    def walk(self, batch: RecoveryBatch) -> int:
+        """Queue the redeliveries of one page of the log and the next page's batch; how many were queued."""
+        try:
+            record = self.integrations.get_live(batch.accountId, batch.integrationId)
+        except NotFound:
+            record = None
+        if record is None or not record.enabled:  # its jobs would be skipped by the dispatcher anyway
+            logger.info("Recovery stopped: integration deleted or disabled", extra={"recovery_id": batch.recoveryId})
+            return 0
+        found = self.logs.page(batch.integrationId, ALL, 1, PAGE_SIZE, position=batch.position)
+        jobs: list[DeliveryJob] = []
+        met: set[str] = set()  # this batch's deliveries (its claims would let it claim them again)
+        reached_since = False
+        for entry in found.entries:
+            started = datetime.fromisoformat(entry.deliveredAt)
+            if started < batch.since - RECORDING_LAG:
+                reached_since = True
+                break
+            if started < batch.since or entry.event not in EVENT_TYPES:  # too old, or a test delivery
+                continue
+            stored = self.logs.get(batch.integrationId, entry.id)
+            if stored is None or stored.delivery_id in met or not self._claim(batch, stored.delivery_id):
+                continue  # expired meanwhile, or the delivery's latest attempt was met already
+            met.add(stored.delivery_id)
+            if entry.status != "failed":
+                continue  # its latest attempt succeeded
+            event = self.logs.payload(batch.integrationId, stored.delivery_id)
+            if event is not None:
+                rid = redelivery_id(batch.recoveryId, stored.delivery_id)
+                jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))
+        self._queue_jobs(jobs)
+        next_position = None if reached_since else found.next_position
+        if next_position is not None:
+            self._queue_batch(batch.model_copy(update={"position": next_position}))
+        logger.info(
+            "Recovery batch done",
+            extra={
+                "recovery_id": batch.recoveryId,
+                "position": batch.position,
+                "queued": len(jobs),
+                "last": next_position is None,
+            },
+        )
+        return len(jobs)
+
+    def _claim(self, batch: RecoveryBatch, delivery_id: str) -> bool:
+        """True the first time this recovery meets the delivery (or again in the batch that first met it)."""
+        dynamodb = aws.client("dynamodb")
+        try:
+            dynamodb.put_item(
+                TableName=self.claims_table,
+                Item={
+                    "key": {"S": f"recovery#{batch.recoveryId}#{delivery_id}"},
+                    "position": {"N": str(batch.position)},
+                    "expiresAt": {"N": str(int(clock.now().timestamp()) + CLAIM_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(#key) OR #position = :position",
+                ExpressionAttributeNames={"#key": "key", "#position": "position"},
+                ExpressionAttributeValues={":position": {"N": str(batch.position)}},
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _queue_jobs(self, jobs: list[DeliveryJob]) -> None:
+        sqs = aws.client("sqs")
+        for start in range(0, len(jobs), SQS_BATCH):
+            chunk = jobs[start : start + SQS_BATCH]
+            response = sqs.send_message_batch(
+                QueueUrl=self.deliveries_queue_url,
+                Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)],
+            )
+            if response.get("Failed"):  # the batch is retried: its claims and redelivery ids are the same again
+                raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} redeliveries were not queued")
+
+    def _queue_batch(self, batch: RecoveryBatch) -> None:
+        aws.client("sqs").send_message(QueueUrl=self.recovery_queue_url, MessageBody=batch.model_dump_json())
+
+
+@cache
+def from_environment() -> Recoverer:
+    return Recoverer(
+        service.from_environment(),
+        delivery_logs.from_environment(),
+        settings.load(settings.QueueSettings).deliveries_queue_url,
+        settings.load(settings.RecoverySettings).recovery_queue_url,
+        settings.load(settings.DispatchSettings).provider_state_table,
+    )

@@ -1,0 +1,254 @@
+"""POST /v1/integrations/{id}/recover: every delivery whose latest attempt failed since a time, sent again once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+
+from integrations.api import recovery
+from integrations.platform import clock
+from tests.integration.conftest import KEY_B, START, Api, Clock
+from tests.integration.test_fanout import event
+from tests.integration.test_management_api import assert_error
+from tests.integration.test_pipeline import SECRET, webhook
+from tests.providers.fakes import FakeWebhookReceiver, Reply
+
+pytestmark = pytest.mark.usefixtures("instant_local_delivery")
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeWebhookReceiver]:
+    with FakeWebhookReceiver(SECRET) as fake:
+        yield fake
+
+
+def recover(api: Api, hook: str, body: Any, key: str = "apvk_test_account_a_0000000000000000000000") -> Any:
+    return api.request("POST", f"/v1/integrations/{hook}/recover", body, key=key)
+
+
+def since(moment_ago: timedelta = timedelta(hours=1)) -> str:
+    return clock.iso(clock.now() - moment_ago)
+
+
+def publish(api: Api, event_id: str) -> None:
+    api.publish(event("scan.completed", event_id=event_id))
+    api.drain()
+
+
+def all_logs(api: Api, hook: str) -> list[dict[str, Any]]:
+    return list(api.request("GET", f"/v1/integrations/{hook}/logs?limit=100").body["data"])
+
+
+# ---------------------------------------------------------------- validation and tenancy
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "since"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-13-01T00:00:00Z"}, "since"),
+        ({"since": 1764720000}, "since"),
+        ({"since": None}, "since"),
+        ({"since": "2026-04-10T00:00:00"}, "since"),  # no zone: which day it is depends on where one stands
+        ({"since": "x" * 65}, "since"),
+        ({"since": "2026-04-10T00:00:00Z", "until": "2026-04-11T00:00:00Z"}, "until"),
+    ],
+)
+def test_a_malformed_body_answers_400_naming_the_field(
+    api: Api, receiver: FakeWebhookReceiver, body: Any, field: str
+) -> None:
+    hook = webhook(api, receiver.url)
+    reply = recover(api, hook, body)
+    assert_error(reply, 400, "validation_error")
+    assert field in [detail["field"] for detail in reply.body["error"]["details"]], reply.body
+
+
+def test_since_outside_the_logs_30_days_answers_400(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    for outside in (since(timedelta(days=30, minutes=1)), clock.iso(clock.now() + timedelta(minutes=5))):
+        reply = recover(api, hook, {"since": outside})
+        assert_error(reply, 400, "validation_error")
+        [detail] = reply.body["error"]["details"]
+        assert detail["field"] == "since" and "30 days" in detail["message"]
+    assert recover(api, hook, {"since": since(timedelta(days=29, hours=23))}).status == 202
+    an_hour_ago = clock.now() - timedelta(hours=1)
+    reply = recover(api, hook, {"since": an_hour_ago.astimezone(timezone(timedelta(hours=2))).isoformat()})
+    assert reply.status == 202 and reply.body["since"] == clock.iso(an_hour_ago), "any zone, answered in UTC"
+
+
+def test_another_accounts_or_an_unknown_integration_answers_404_and_a_bad_id_400(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hook = webhook(api, receiver.url)
+    assert_error(recover(api, hook, {"since": since()}, key=KEY_B), 404, "not_found")
+    assert_error(recover(api, str(uuid.uuid4()), {"since": since()}), 404, "not_found")
+    assert_error(recover(api, "not-a-uuid", {"since": since()}), 400, "validation_error")
+    api.request("DELETE", f"/v1/integrations/{hook}")
+    assert_error(recover(api, hook, {"since": since()}), 404, "not_found")
+
+
+def test_a_disabled_integration_answers_409(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    api.request("PATCH", f"/v1/integrations/{hook}", {"enabled": False})
+    reply = recover(api, hook, {"since": since()})
+    assert_error(reply, 409, "conflict")
+    assert "enable" in reply.body["error"]["message"]
+
+
+def test_wrong_method_and_bad_bodies_answer_the_error_shape(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    assert_error(api.request("GET", f"/v1/integrations/{hook}/recover"), 405, "method_not_allowed")
+    assert_error(api.request("POST", f"/v1/integrations/{hook}/recover", raw=b"{"), 400, "validation_error")
+    assert_error(api.request("POST", f"/v1/integrations/{hook}/recover", raw=b"[]"), 400, "validation_error")
+
+
+# ---------------------------------------------------------------- what is sent again
+
+
+def test_each_delivery_whose_latest_attempt_failed_is_sent_once_with_its_delivery_id(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(503), Reply(400))  # evt_twice: failed twice (503 retried, then 400 for good)
+    publish(api, "evt_twice")
+    receiver.script(Reply(503))  # evt_healed: failed, then its retry succeeded
+    publish(api, "evt_healed")
+    receiver.script(Reply(400))  # evt_once: failed once for good
+    publish(api, "evt_once")
+    publish(api, "evt_fine")  # delivered at once
+    api.request("POST", f"/v1/integrations/{hook}/test")  # a test delivery is never recovered
+    sent: dict[str, Any] = {}  # webhook-id → payload, of the scanner events' deliveries
+    for request in receiver.requests:
+        if request.json()["type"] == "scan.completed":
+            sent.setdefault(request.headers["webhook-id"], request.json())
+    assert len(sent) == 4
+    before = len(receiver.requests)
+    entries_before = all_logs(api, hook)
+    assert [e["status"] for e in entries_before].count("failed") == 4
+    assert sorted(e["attempt"] for e in entries_before) == [1, 1, 1, 1, 1, 2, 2], "each entry shows its attempt"
+
+    asked = since()
+    reply = recover(api, hook, {"since": asked})
+    assert reply.status == 202, reply.body
+    assert reply.body == {
+        "recoveryId": str(uuid.UUID(reply.body["recoveryId"])),
+        "status": "accepted",
+        "since": asked,
+        "until": reply.body["until"],
+    }
+    api.drain()
+
+    resent = receiver.requests[before:]
+    twice, once = (receiver.requests[i].headers["webhook-id"] for i in (0, 4))  # evt_twice's and evt_once's
+    assert Counter(r.headers["webhook-id"] for r in resent) == {twice: 1, once: 1}, "each once, the healed not"
+    for request in resent:
+        assert request.json() == sent[request.headers["webhook-id"]], "the original payload"
+    assert len(receiver.verified) == 5, "signed as always (evt_healed's retry, evt_fine, the test, the two resent)"
+    # The redeliveries are logged as new attempts, numbered from 1, and the older entries are as they were.
+    entries = all_logs(api, hook)
+    assert entries[2:] == entries_before
+    assert [(e["status"], e["attempt"]) for e in entries[:2]] == [("success", 1), ("success", 1)]
+
+
+def test_attempts_before_since_are_not_sent_again(api: Api, receiver: FakeWebhookReceiver, fixed_clock: Clock) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(400))
+    publish(api, "evt_old")
+    fixed_clock.set(timedelta(hours=1))
+    receiver.script(Reply(400))
+    publish(api, "evt_new")
+    fixed_clock.set(timedelta(hours=2))
+    before = receiver.requests
+    assert recover(api, hook, {"since": clock.iso(START + timedelta(minutes=30))}).status == 202
+    api.drain()
+    [resent] = receiver.requests[len(before) :]
+    assert resent.headers["webhook-id"] == before[1].headers["webhook-id"]
+
+
+def test_a_large_backlog_is_walked_in_bounded_batches_each_delivery_once(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 3)
+    hook = webhook(api, receiver.url)
+    for n in range(8):
+        receiver.script(Reply(503), Reply(400))  # two failed attempts each: 16 entries
+        publish(api, f"evt_{n}")
+    failed_ids = {r.headers["webhook-id"] for r in receiver.requests}
+    assert len(failed_ids) == 8
+    before = len(receiver.requests)
+    pages: list[int] = []
+    walk = recovery.Recoverer.walk
+
+    def counting_walk(self: recovery.Recoverer, batch: recovery.RecoveryBatch) -> int:
+        pages.append(batch.position)
+        return walk(self, batch)
+
+    monkeypatch.setattr(recovery.Recoverer, "walk", counting_walk)
+    assert recover(api, hook, {"since": since()}).status == 202
+    api.drain()
+    resent = [r.headers["webhook-id"] for r in receiver.requests[before:]]
+    assert sorted(resent) == sorted(failed_ids), "every failed delivery, each once"
+    assert pages == [16, 13, 10, 7, 4, 1], "one page of at most 3 entries per batch, newest first"
+
+
+def test_a_batch_handed_over_twice_sends_nothing_twice(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    for n in range(3):
+        receiver.script(Reply(400))
+        publish(api, f"evt_{n}")
+    before = len(receiver.requests)
+    assert recover(api, hook, {"since": since()}).status == 202
+    sqs = boto3.client("sqs")
+    queue = api.resources.ref("RecoveryQueue")
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    batch = recovery.RecoveryBatch.model_validate_json(message["Body"])
+    assert recovery.from_environment().walk(batch) == 3
+    assert recovery.from_environment().walk(batch) == 3, "the same batch again claims its own deliveries"
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    jobs = [json.loads(m["Body"]) for m in api.messages("DeliveriesQueue")]
+    assert len(jobs) == 6 and len({job["redeliveryId"] for job in jobs}) == 3
+    api.drain()
+    assert len(receiver.requests) - before == 3, "the dispatcher runs each redelivery id once"
+
+
+def test_a_second_recovery_walks_the_log_afresh(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(400))
+    publish(api, "evt_1")
+    before = len(receiver.requests)
+    receiver.script(Reply(400))  # the receiver is still broken at the first recovery
+    assert recover(api, hook, {"since": since()}).status == 202
+    api.drain()
+    assert recover(api, hook, {"since": since()}).status == 202
+    api.drain()
+    resent = receiver.requests[before:]
+    assert len(resent) == 2 and len({r.headers["webhook-id"] for r in resent}) == 1
+    assert [e["status"] for e in all_logs(api, hook)] == ["success", "failed", "failed"]
+
+
+def test_an_empty_log_is_accepted_and_sends_nothing(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    assert recover(api, hook, {"since": since()}).status == 202
+    assert api.messages("RecoveryQueue") == []
+    api.drain()
+    assert receiver.requests == []
+
+
+def test_a_recovery_stops_when_the_integration_is_disabled_meanwhile(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    receiver.script(Reply(400))
+    publish(api, "evt_1")
+    before = len(receiver.requests)
+    assert recover(api, hook, {"since": since()}).status == 202
+    api.request("PATCH", f"/v1/integrations/{hook}", {"enabled": False})
+    api.drain()
+    assert len(receiver.requests) == before
+    assert api.messages("DeliveriesQueue") == []
