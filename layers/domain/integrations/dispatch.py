@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from integrations import clock, http, once, pacing, settings, signing
 from integrations.delivery import TEST_EVENT_TYPE, Delivery, Outcome
@@ -15,7 +11,7 @@ from integrations.delivery_logs import DeliveryLogStore
 from integrations.errors import ValidationFailed
 from integrations.events import Event
 from integrations.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
-from integrations.jobs import IDEMPOTENCY_KEY, DeliveryJob
+from integrations.jobs import DeliveryJob
 from integrations.observability import logger, record_attempt
 from integrations.provider_state import DynamoProviderState
 from integrations.providers import PROVIDERS
@@ -23,21 +19,13 @@ from integrations.providers.base import SendContext, parse_settings
 from integrations.store import IntegrationRecord, IntegrationStore
 from integrations.vault import CredentialVault
 
-# Seconds an attempt's own AWS calls usually take at most (integration, credentials, idempotency, log, state).
+# Seconds an attempt's own AWS calls usually take at most (claim, integration, credentials, log, state).
 SERVICE_CALLS_ALLOWANCE = 5.0
 
 
 def attempt_budget() -> float:
     """The seconds one attempt may take: its wait for a slot, its HTTP deadline, and the service's own calls."""
     return pacing.MAX_INLINE_WAIT + http.ATTEMPT_DEADLINE + SERVICE_CALLS_ALLOWANCE
-
-
-class RetryableFailure(Exception):
-    """An attempt that failed in a way worth retrying; raising it frees the delivery's idempotency record."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
 
 
 class Dispatcher:
@@ -49,7 +37,7 @@ class Dispatcher:
         vault: CredentialVault,
         logs: DeliveryLogStore,
         context: SendContext,
-        persistence: DynamoDBPersistenceLayer,
+        claims: once.DeliveryClaims,
         pacer: pacing.Pacer | None = None,
         *,
         disable_after: timedelta = DEFAULT_DISABLE_AFTER,
@@ -60,33 +48,36 @@ class Dispatcher:
         self.logs = logs
         self.context = context
         self.pacer = pacer
-        self.idempotency = once.config(IDEMPOTENCY_KEY, once.DELIVERY_RECORD_SECONDS)
-        self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
+        self.claims = claims
 
-    def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
-        """One attempt of ``job``, or the outcome of the attempt that already finished it (no second send).
+    def deliver(self, job: DeliveryJob, attempt: int, holder: str | None = None) -> Outcome | None:
+        """One attempt of ``job`` by the SQS message ``holder`` (its message id), unless the delivery is claimed by
+        another message or done (integrations.once): then None, and nothing is sent.
 
-        None when the integration was deleted or disabled since fan-out. Raises pacing.Deferred, having sent
+        None too when the integration was deleted or disabled since fan-out. Raises pacing.Deferred, having sent
         nothing, when the destination's rate allows no message before a while.
         """
+        key, holder = job.redeliveryId or job.deliveryId, holder or clock.new_id()
+        if not self.claims.claim(key, holder):
+            logger.info("Skipped delivery: another message has it, or had it", extra={"delivery_id": job.deliveryId})
+            return None
         try:
-            finished = self._deliver_once(job=job.model_dump(mode="json"), attempt=attempt)
-        except RetryableFailure as failure:
-            return failure.outcome
-        return None if finished is None else Outcome(**finished)
+            outcome = self._deliver_job(job, attempt)
+        except BaseException:
+            self.claims.release(key, holder)  # nothing was sent (a deferral), or our side failed: let it run again
+            raise
+        if outcome is not None and not outcome.success and outcome.retryable:
+            self.claims.release(key, holder)
+        return outcome
 
-    def _deliver_job(self, job: dict[str, Any], attempt: int) -> dict[str, Any] | None:
-        delivery = DeliveryJob.model_validate(job)
+    def _deliver_job(self, delivery: DeliveryJob, attempt: int) -> Outcome | None:
         record = self.store.get(delivery.accountId, delivery.integrationId)
         if record is None or record.deleted or not record.enabled:
             logger.info(
                 "Skipped delivery: integration deleted or disabled", extra={"integration_id": delivery.integrationId}
             )
             return None
-        outcome = self._attempt(record, delivery.deliveryId, delivery.eventType, delivery.event, attempt, test=False)
-        if not outcome.success and outcome.retryable:
-            raise RetryableFailure(outcome)
-        return asdict(outcome)
+        return self._attempt(record, delivery.deliveryId, delivery.eventType, delivery.event, attempt, test=False)
 
     def deliver_test(self, record: IntegrationRecord, event: Event) -> tuple[Outcome, datetime]:
         """The test route's synchronous attempt, logged as integration.test; returns it with its time."""
@@ -217,7 +208,7 @@ def from_environment() -> Dispatcher:
         CredentialVault(api.secrets_prefix),
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
-        once.persistence(tables.provider_state_table),
+        once.DeliveryClaims(tables.provider_state_table),
         pacing.Pacer(tables.provider_state_table),
         disable_after=timedelta(days=tables.auto_disable_after_days),
     )
