@@ -8,11 +8,13 @@ An integration's partition of the table (key ``integrationId``, ``id``; TTL ``ex
 - ``#head`` — per *view* (all entries, ``status=…``, ``event=…``, ``status=…&event=…``) how many entries were
   ever recorded in it, and ``t``, the latest recording time (ms), which never goes back.
 - ``#<view>#<position>`` — a copy of the entry's shown fields under its position (1, 2, …) in each of its views.
-- ``#payload#<delivery id>`` — the event, so that the delivery can be redelivered (not for test attempts).
+
+And, in a partition of its own per (account, event), ``#event`` — the event, stored once however many integrations
+it fans out to (fan-out writes it; entries keep its id), so that any of its deliveries can be redelivered.
 
 Writing an entry: one UpdateItem adds 1 to its four views' counters and returns the head (DynamoDB applies
 concurrent ADDs one after the other, so two writers never get the same position), then one BatchWriteItem
-writes the entry, its copies and the payload (unprocessed items are sent again). Reading a page: GetItem
+writes the entry and its copies (unprocessed items are sent again). Reading a page: GetItem
 ``#head`` (the newest position of the view), Query the first live entry (``id >= `` the id of the 30-day cutoff,
 Limit 1: its snapshot tells how many entries of each view come before it, all expired), and one Query of the
 page's positions: limit + 2 items, however long the history.
@@ -34,7 +36,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from integrations import aws, clock, settings
+from integrations import aws, clock, settings, stored_events
 from integrations.delivery import TEST_EVENT_TYPE, Outcome
 from integrations.errors import FieldError, ValidationFailed
 from integrations.events import Event
@@ -42,10 +44,7 @@ from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Paginati
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())
-# A delivery's event is stored once, with its first attempt (up to 64 KB: rewriting it with every retry would
-# cost as much again each time); it outlives that entry by the retry schedule (about 28 h; 3 days leaves room
-# for rate-limit deferrals), so it is there as long as the delivery's last entry.
-PAYLOAD_MARGIN_SECONDS = 3 * 24 * 3600
+
 ALL = "all"
 HEAD = "#head"
 _POSITION_DIGITS = 15
@@ -156,16 +155,6 @@ def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> lis
     return [entry, *({**shown, "id": {"S": position_key(view, head[view])}} for view in views)]
 
 
-def payload_item(attempt: Attempt, event: Event, recorded_ms: int) -> dict[str, Any]:
-    """What redelivery needs, written with a delivery's first attempt and kept as long as its last entry."""
-    return {
-        "integrationId": {"S": attempt.integration_id},
-        "id": {"S": f"#payload#{attempt.delivery_id}"},
-        "body": {"S": event.model_dump_json()},
-        "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS + PAYLOAD_MARGIN_SECONDS)},
-    }
-
-
 @dataclass(frozen=True)
 class StoredEntry:
     """An entry as redelivery reads it."""
@@ -174,6 +163,7 @@ class StoredEntry:
     account_id: str
     delivery_id: str
     event_type: str
+    event_id: str | None  # its event's id (integrations.stored_events)
 
 
 @dataclass(frozen=True)
@@ -199,10 +189,12 @@ class DeliveryLogStore:
         attempt: int,
         delivered_at: datetime,
         event: Event | None = None,
+        store_event: bool = False,
         recorded_at: datetime | None = None,
     ) -> DeliveryLogEntry:
-        """Write the entry for one attempt; with ``event`` on a first attempt (not a test), what redelivering
-        the delivery needs (a redelivery's own first attempt stores it afresh).
+        """Write the entry for one attempt, which refers to ``event``; with ``store_event`` on a first attempt (not a
+        test), the event itself: fan-out stores it, but a redelivery's first attempt stores it afresh (and so does
+        a job queued by other means).
 
         ``recorded_at`` (default: now) lets tests write history; a time before the latest entry's becomes that one.
         """
@@ -210,8 +202,10 @@ class DeliveryLogStore:
         now_ms = int((recorded_at.timestamp() if recorded_at else time.time()) * 1000)
         head, recorded_ms = self._allocate(integration_id, views_of(what.status, event_type), now_ms)
         items = entry_items(what, head, recorded_ms)
-        if event is not None and event_type != TEST_EVENT_TYPE and attempt == 1:
-            items.append(payload_item(what, event, recorded_ms))
+        if event is not None:
+            items[0]["eventId"] = {"S": event.id}
+            if store_event and event_type != TEST_EVENT_TYPE and attempt == 1:
+                items.append(stored_events.item(account_id, event, recorded_ms // 1000))
         self._write(items)
         return _entry(items[0])
 
@@ -341,12 +335,16 @@ class DeliveryLogStore:
         item = self._get(integration_id, entry_id)
         if item is None or "deliveryId" not in item:
             return None
-        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"])
+        event_id = item["eventId"]["S"] if "eventId" in item else None
+        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"], event_id)
 
-    def payload(self, integration_id: str, delivery_id: str) -> Event | None:
-        """The event a delivery sent, while one of its entries is live."""
-        item = self._get(integration_id, f"#payload#{delivery_id}")
-        return None if item is None else Event.model_validate_json(item["body"]["S"])
+    def payload(self, entry: StoredEntry) -> Event | None:
+        """The event a logged attempt sent (``entry`` from ``get``), while one of its deliveries' entries is live."""
+        if entry.event_id is None:
+            return None
+        item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
+        event = None if item is None else Event.model_validate_json(item["body"]["S"])
+        return event if event is not None and event.id == entry.event_id else None
 
     def _get(self, integration_id: str, key: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = (

@@ -77,7 +77,15 @@ class Dispatcher:
                 "Skipped delivery: integration deleted or disabled", extra={"integration_id": delivery.integrationId}
             )
             return None
-        return self._attempt(record, delivery.deliveryId, delivery.eventType, delivery.event, attempt, test=False)
+        return self._attempt(
+            record,
+            delivery.deliveryId,
+            delivery.eventType,
+            delivery.event,
+            attempt,
+            test=False,
+            store_event=not delivery.eventStored,
+        )
 
     def deliver_test(self, record: IntegrationRecord, event: Event) -> tuple[Outcome, datetime]:
         """The test route's synchronous attempt, logged as integration.test; returns it with its time."""
@@ -94,6 +102,7 @@ class Dispatcher:
         *,
         test: bool,
         started: datetime | None = None,
+        store_event: bool = False,
     ) -> Outcome:
         provider = PROVIDERS[record.provider]
         assert record.secretName is not None
@@ -135,7 +144,7 @@ class Dispatcher:
             if pace_key is not None and (outcome.response_code == 429 or outcome.rate_limited):
                 self._hold(provider.rate_interval is not None, pace_key, outcome)
         if not outcome.skipped:
-            self._remember(record, delivery_id, event_type, outcome, attempt, started, event)
+            self._remember(record, delivery_id, event_type, outcome, attempt, started, event, store_event)
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",
@@ -171,6 +180,7 @@ class Dispatcher:
         attempt: int,
         started: datetime,
         event: Event,
+        store_event: bool,
     ) -> None:
         """Write the delivery log entry (with the event, for redelivery) and lastDelivery* (disabling the
         integration if it cannot be delivered to).
@@ -188,6 +198,7 @@ class Dispatcher:
                 attempt=attempt,
                 delivered_at=started,
                 event=event,
+                store_event=store_event,
             )
         except Exception:
             logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})

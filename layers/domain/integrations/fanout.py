@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from integrations import aws, bounded_json, once, retry, settings
+from integrations import aws, bounded_json, once, retry, settings, stored_events
 from integrations.errors import ValidationFailed
 from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
 from integrations.jobs import DeliveryJob, delivery_id
@@ -30,8 +30,10 @@ class FanOut:
         deliveries_queue_url: str,
         events_dlq_url: str,
         persistence: DynamoDBPersistenceLayer,
+        delivery_logs_table: str,
     ) -> None:
         self.store = store
+        self.delivery_logs_table = delivery_logs_table
         self.deliveries_queue_url = deliveries_queue_url
         self.events_dlq_url = events_dlq_url
         self.idempotency = once.config("id", once.EVENT_RECORD_SECONDS)
@@ -50,6 +52,9 @@ class FanOut:
     def _fan_out(self, job: dict[str, Any]) -> int:
         event = Event.model_validate(job)
         jobs = self.jobs_for(event)
+        if jobs:
+            # Once for all its deliveries (redelivery reads it), before any of them can be logged.
+            stored_events.store(self.delivery_logs_table, event.accountId, event)
         self.enqueue(jobs)
         logger.info(
             "Fanned out event",
@@ -70,6 +75,7 @@ class FanOut:
                         integrationId=integration.id,
                         eventType=label,
                         event=event,
+                        eventStored=True,
                     )
                 )
         return jobs
@@ -104,6 +110,7 @@ def from_environment() -> FanOut:
         queues.deliveries_queue_url,
         queues.events_dlq_url,
         once.persistence(settings.load(settings.DispatchSettings).provider_state_table),
+        settings.load(settings.DispatchSettings).delivery_logs_table,
     )
 
 

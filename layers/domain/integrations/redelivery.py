@@ -39,7 +39,7 @@ class Redeliverer:
             )
         if not record.enabled:
             raise Conflict("The integration is disabled; enable it before redelivering")
-        event = self.logs.payload(integration_id, entry.delivery_id)
+        event = self.logs.payload(entry)
         if event is None:
             raise NotFound("Delivery log entry not found (entries are kept 30 days)")
         job = DeliveryJob(
