@@ -140,3 +140,29 @@ def test_the_meter_bills_a_filtered_query_for_every_item_it_examined(table: Any)
         )
     assert len(answer["Items"]) == 1
     assert meter.read_units["dynamodb", "Query"] == 1.5  # 3 items of ~3 KB examined: 12 KB, eventually consistent
+
+
+def test_the_delivery_logs_head_stays_one_write_unit_for_every_kind_up_to_10_million_entries() -> None:
+    from integrations import delivery_logs
+    from integrations.catalog import EVENT_TYPES
+    from integrations.delivery import TEST_EVENT_TYPE
+
+    views = {
+        view
+        for event in [*EVENT_TYPES, TEST_EVENT_TYPE]
+        for status in ("success", "failed")
+        for view in delivery_logs.views_of(status, event)
+    }
+    codes = {delivery_logs.view_code(view) for view in views}
+    assert len(codes) == len(views) == 33, "every view has its own short name"
+    head: dict[str, Any] = {
+        "integrationId": {"S": "01a23aa2-ff91-7000-8000-000144a52d6f"},
+        "id": {"S": delivery_logs.HEAD},
+        "t": {"N": "1764745200000"},
+        "expiresAt": {"N": "1767337200"},
+    }
+    for code in codes:
+        head[code] = {"N": "9999999"}
+        if code != "a":
+            head["l" + code] = head["p" + code] = {"N": "9999999"}
+    assert units.write_units(units.item_size(head)) == 1

@@ -36,7 +36,8 @@ DEEP_PAGE = 400  # of 500
 
 def write_history(table: str, integration_id: str, moments: list[datetime]) -> None:
     """The items ``record`` would write for attempts at ``moments`` (in order), with BatchWriteItem."""
-    head: Counter[str] = Counter()
+    head: Counter[str] = Counter()  # by view code
+    newest_of: dict[str, int] = {}  # each filtered view's newest entry, by its position among all
     items: list[dict[str, Any]] = []
     for n, moment in enumerate(moments):
         failed = n % 7 == 0
@@ -49,8 +50,11 @@ def write_history(table: str, integration_id: str, moments: list[datetime]) -> N
             1,
             moment,
         )
-        head.update(delivery_logs.views_of(attempt.status, attempt.event_type))
-        items += delivery_logs.entry_items(attempt, dict(head), int(moment.timestamp() * 1000))
+        codes = [delivery_logs.view_code(view) for view in delivery_logs.views_of(attempt.status, attempt.event_type)]
+        head.update(codes)
+        previous = {code: newest_of[code] for code in codes if code in newest_of}
+        items += delivery_logs.entry_items(attempt, dict(head), previous, int(moment.timestamp() * 1000))
+        newest_of.update({code: head["a"] for code in codes if code != "a"})
     last = int(moments[-1].timestamp() * 1000)
     items.append(
         {
@@ -58,7 +62,8 @@ def write_history(table: str, integration_id: str, moments: list[datetime]) -> N
             "id": {"S": delivery_logs.HEAD},
             "t": {"N": str(last)},
             "expiresAt": {"N": str(last // 1000 + delivery_logs.RETENTION_SECONDS)},
-            **{view: {"N": str(count)} for view, count in head.items()},
+            **{code: {"N": str(count)} for code, count in head.items()},
+            **{f"l{code}": {"N": str(position)} for code, position in newest_of.items()},
         }
     )
     dynamodb = aws.client("dynamodb")
