@@ -111,9 +111,9 @@ def test_the_meter_bills_an_update_by_the_item_after_it(table: Any) -> None:
             UpdateExpression="SET body = :big",
             ExpressionAttributeValues={":big": {"S": "x" * 1500}},
         )
-    assert meter.write_units["dynamodb", "UpdateItem"] == 2
-    assert meter.calls["dynamodb", "UpdateItem"] == 1
-    assert meter.read_units["dynamodb", "GetItem"] == 0  # the meter's own lookups are not billed
+    assert meter.write_units["dynamodb", "UpdateItem t"] == 2
+    assert meter.calls["dynamodb", "UpdateItem t"] == 1
+    assert meter.read_units["dynamodb", "GetItem t"] == 0  # the meter's own lookups are not billed
 
 
 def test_the_meter_bills_a_failed_condition_and_an_overwrite_by_the_existing_item(table: Any) -> None:
@@ -124,8 +124,8 @@ def test_the_meter_bills_a_failed_condition_and_an_overwrite_by_the_existing_ite
         with pytest.raises(table.exceptions.ConditionalCheckFailedException):
             table.put_item(TableName="t", Item=_key("new"), ConditionExpression="attribute_exists(pk)")
         table.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": _key("a")}}]})  # replaces 2.1 KB
-    assert meter.write_units["dynamodb", "PutItem"] == 3 + 1
-    assert meter.write_units["dynamodb", "BatchWriteItem"] == 3
+    assert meter.write_units["dynamodb", "PutItem t"] == 3 + 1
+    assert meter.write_units["dynamodb", "BatchWriteItem t"] == 3
 
 
 def test_the_meter_bills_a_filtered_query_for_every_item_it_examined(table: Any) -> None:
@@ -139,7 +139,7 @@ def test_the_meter_bills_a_filtered_query_for_every_item_it_examined(table: Any)
             ExpressionAttributeValues={":p": {"S": "p"}, ":yes": {"BOOL": True}},
         )
     assert len(answer["Items"]) == 1
-    assert meter.read_units["dynamodb", "Query"] == 1.5  # 3 items of ~3 KB examined: 12 KB, eventually consistent
+    assert meter.read_units["dynamodb", "Query t"] == 1.5  # 3 items of ~3 KB examined: 12 KB, eventually consistent
 
 
 def test_the_delivery_logs_head_stays_one_write_unit_for_every_kind_up_to_10_million_entries() -> None:

@@ -61,6 +61,7 @@ class Meter:
     write_units: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     read_units: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     idle_receives: int = 0
+    tables: dict[str, str] = field(default_factory=dict)  # physical table name → what to show (its logical id)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lookup: threading.local = field(default_factory=threading.local)
     _keys: dict[str, list[str]] = field(default_factory=dict)
@@ -193,10 +194,12 @@ class Meter:
             reads = units.read_units(self._examined_size(operation, params, answer), consistent=consistent)
         elif operation in ("BatchGetItem", "TransactGetItems"):
             raise NotImplementedError(f"the meter does not bill {operation} yet")
+        tables = params["RequestItems"] if "RequestItems" in params else [params.get("TableName", "")]
+        key = "dynamodb", " ".join([operation, *sorted(self.tables.get(name, name) for name in tables)])
         with self._lock:
-            self.calls["dynamodb", operation] += 1
-            self.write_units["dynamodb", operation] += writes
-            self.read_units["dynamodb", operation] += reads
+            self.calls[key] += 1
+            self.write_units[key] += writes
+            self.read_units[key] += reads
 
     def _examined_size(self, operation: str, params: dict[str, Any], answer: dict[str, Any]) -> int:
         """A Query is billed for the items it examined, filtered out or not: the same request without its
@@ -390,7 +393,7 @@ def run(events: int = EVENTS, integrations: int = INTEGRATIONS) -> Run:
         sink = _CountingSink()
         handler = logger.registered_handler
         previous = handler.setStream(sink)  # type: ignore[attr-defined]
-        meter = Meter()
+        meter = Meter(tables={resources.ref(name): name for name in template.of_type("AWS::DynamoDB::Table")})
         try:
             with meter.metering(), contextlib.redirect_stdout(sink):
                 bus = boto3.client("events")
@@ -438,7 +441,7 @@ def report(result: Run) -> list[str]:
     n = result.deliveries
     meter = result.meter
     lines = [f"per delivery ({n} deliveries: {EVENTS} events x {INTEGRATIONS} webhook integrations)"]
-    lines.append(f"  {'service':<16}{'operation':<32}{'requests':>9}{'billed':>9}{'WRU':>8}{'RRU':>8}{'$/M':>8}")
+    lines.append(f"  {'service':<16}{'operation':<44}{'requests':>9}{'billed':>9}{'WRU':>8}{'RRU':>8}{'$/M':>8}")
     for (service, operation), calls in sorted(meter.calls.items()):
         key = service, operation
         wru, rru = meter.write_units[key] / n, meter.read_units[key] / n
@@ -450,7 +453,7 @@ def report(result: Run) -> list[str]:
             "events": billed * prices.EVENTBRIDGE_EVENT,
         }.get(service, 0.0)
         lines.append(
-            f"  {service:<16}{operation:<32}{calls / n:>9.3f}{billed:>9.3f}{wru:>8.2f}{rru:>8.2f}{price * 1e6:>8.3f}"
+            f"  {service:<16}{operation:<44}{calls / n:>9.3f}{billed:>9.3f}{wru:>8.2f}{rru:>8.2f}{price * 1e6:>8.3f}"
         )
     lines.append(
         f"  idle polling (empty ReceiveMessage, not per delivery): {meter.idle_receives} in this run; "
