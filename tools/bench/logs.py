@@ -116,7 +116,16 @@ def measure() -> list[Figure]:
         assert (total_small, total_large) == (SMALL, LARGE), "totals are exact, expired entries hidden"
         deep, _ = items_read(large, DEEP_PAGE)
         earlier = (DEEP_PAGE - 1) * LIMIT
-        filtered, _ = items_read(large, 50, status="failed")
+        filtered1_small, _ = items_read(small, 1, status="failed")
+        filtered1_large, _ = items_read(large, 1, status="failed")
+        filtered, _ = items_read(large, 50, status="failed")  # by number: reads the 49 pages before it (docs/cost.md)
+        answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed")
+        for _ in range(48):  # to page 49 by cursor
+            answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed", cursor=answer.nextCursor)
+        with ItemsRead(table).counting() as counter:
+            answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed", cursor=answer.nextCursor)
+        assert answer.pagination.page == 50 and answer.data
+        by_cursor = counter.count
 
     return [
         Figure(
@@ -126,10 +135,19 @@ def measure() -> list[Figure]:
             detail=f"{page1_large} vs {page1_small} items read",
         ),
         Figure(
+            "logs filtered page 1: 10k vs 100 entries",
+            filtered1_large / filtered1_small,
+            goal=2.0,
+            detail=f"status=failed: {filtered1_large} vs {filtered1_small} items read",
+        ),
+        Figure(
             f"logs page {DEEP_PAGE} of 500 vs entries before it",
             deep / earlier,
             goal=0.1,
-            detail=f"{deep} items read; {earlier} entries come before it; filtered page 50: {filtered}",
+            detail=(
+                f"{deep} items read; {earlier} entries come before it; "
+                f"filtered page 50 asked by number: {filtered}, by cursor: {by_cursor}"
+            ),
         ),
     ]
 
