@@ -37,7 +37,7 @@ class Dispatcher:
         vault: CredentialVault,
         logs: DeliveryLogStore,
         context: SendContext,
-        claims: once.DeliveryClaims,
+        claims: once.Claims,
         pacer: pacing.Pacer | None = None,
         *,
         disable_after: timedelta = DEFAULT_DISABLE_AFTER,
@@ -219,7 +219,7 @@ def from_environment() -> Dispatcher:
         CredentialVault(api.secrets_prefix),
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
-        once.DeliveryClaims(tables.provider_state_table),
+        once.Claims(tables.provider_state_table),
         pacing.Pacer(tables.provider_state_table),
         disable_after=timedelta(days=tables.auto_disable_after_days),
     )

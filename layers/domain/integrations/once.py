@@ -1,7 +1,7 @@
 """Exactly-once effect on at-least-once queues.
 
-Deliveries: one conditional write per delivery, a *claim* (``DeliveryClaims``) in the provider-state table, keyed
-by the delivery id (a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept
+One conditional write per delivery, a *claim* (``Claims``) in the provider-state table, keyed by the delivery id
+(a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept
 7 days once the attempt is over, so any other message for the delivery (SQS delivering a copy, a duplicated
 fan-out, a copy received while the attempt runs) finds it and sends nothing. Only the message that holds the
 claim may take it again, and only after its hold ran out (the invocation's remaining time): that is the retry of
@@ -9,51 +9,19 @@ an invocation that died mid-attempt. An attempt that fails retryably (or sends n
 releases the claim, so the next attempt, from any message, runs. Powertools' idempotency record took a write
 before and one after each delivery; the claim takes one.
 
-Events: Powertools' idempotency utility (an event published twice fans out once), ``once_per``.
+Fan-out claims each event the same way (per account and event id, kept a day): an event published twice fans out
+once; a fan-out that failed releases it for the message's retry.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from typing import Protocol
 
 from integrations import aws
 
 DELIVERY_RECORD_SECONDS = 7 * 24 * 3600  # longer than the retry schedule (about a day)
 EVENT_RECORD_SECONDS = 24 * 3600
-
-
-def persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    """Idempotency records in the provider-state table (its key is `key`, its TTL `expiresAt`)."""
-    return DynamoDBPersistenceLayer(
-        table_name=table_name, key_attr="key", expiry_attr="expiresAt", boto3_client=aws.client("dynamodb")
-    )
-
-
-def once_per(
-    key: str,
-    function: Callable[..., Any],
-    store: DynamoDBPersistenceLayer,
-    config: IdempotencyConfig,
-) -> Callable[..., Any]:
-    """``function`` run at most once to completion per value of ``key`` in its ``job`` argument."""
-    wrapped: Callable[..., Any] = idempotent_function(
-        data_keyword_argument="job", persistence_store=store, config=config, key_prefix=key
-    )(function)
-    return wrapped
-
-
-def config(key_field: str, seconds: int) -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath=key_field, raise_on_no_idempotency_key=True, expires_after_seconds=seconds
-    )
 
 
 CLAIM_HOLD_SECONDS = 60.0  # without a Lambda context (tests, tools): the dispatcher's timeout
@@ -63,11 +31,13 @@ class _LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-class DeliveryClaims:
-    """One conditional write per delivery: who may send it (see the module's docstring)."""
+class Claims:
+    """One conditional write per delivery (or event): which SQS message may act on it (see the module's docstring)."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, kind: str = "delivery", keep_seconds: int = DELIVERY_RECORD_SECONDS) -> None:
         self.table_name = table_name
+        self.kind = kind
+        self.keep_seconds = keep_seconds
         self._context: _LambdaContext | None = None
 
     def register_lambda_context(self, context: _LambdaContext) -> None:
@@ -80,17 +50,17 @@ class DeliveryClaims:
         return self._context.get_remaining_time_in_millis() / 1000
 
     def claim(self, key: str, holder: str) -> bool:
-        """Take the delivery ``key`` for the SQS message ``holder``; False when another message has it (or had it:
-        the delivery is done) or this one still holds it from an attempt whose invocation may still be running."""
+        """Take ``key`` for the SQS message ``holder``; False when another message has it (or had it: the delivery
+        is done) or this one still holds it from an attempt whose invocation may still be running."""
         now = time.time()
         try:
             aws.client("dynamodb").put_item(
                 TableName=self.table_name,
                 Item={
-                    "key": {"S": f"delivery#{key}"},
+                    "key": {"S": f"{self.kind}#{key}"},
                     "holder": {"S": holder},
                     "heldUntil": {"N": str(int(now + self._hold_seconds()) + 1)},
-                    "expiresAt": {"N": str(int(now) + DELIVERY_RECORD_SECONDS)},
+                    "expiresAt": {"N": str(int(now) + self.keep_seconds)},
                 },
                 ConditionExpression="attribute_not_exists(#key) OR (holder = :holder AND heldUntil < :now)",
                 ExpressionAttributeNames={"#key": "key"},
@@ -105,7 +75,7 @@ class DeliveryClaims:
         try:
             aws.client("dynamodb").delete_item(
                 TableName=self.table_name,
-                Key={"key": {"S": f"delivery#{key}"}},
+                Key={"key": {"S": f"{self.kind}#{key}"}},
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":holder": {"S": holder}},
             )
