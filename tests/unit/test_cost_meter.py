@@ -166,3 +166,28 @@ def test_the_delivery_logs_head_stays_one_write_unit_for_every_kind_up_to_10_mil
         if code != "a":
             head["l" + code] = head["p" + code] = {"N": "9999999"}
     assert units.write_units(units.item_size(head)) == 1
+
+
+def test_the_meter_bills_a_transaction_twice_per_item_whether_it_succeeds_or_is_cancelled(table: Any) -> None:
+    table.put_item(TableName="t", Item={**_key("a"), "body": {"S": "x" * 1500}})
+    with Meter().metering() as meter:
+        table.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": _key("b")}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": _key("a"),
+                        "UpdateExpression": "SET n = :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+        with pytest.raises(table.exceptions.TransactionCanceledException):
+            table.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": _key("a"), "ConditionExpression": "attribute_not_exists(pk)"}}
+                ]
+            )
+    assert meter.write_units["dynamodb", "TransactWriteItems t"] == 2 * 1 + 2 * 2 + 2 * 2

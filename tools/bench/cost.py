@@ -194,7 +194,12 @@ class Meter:
             reads = units.read_units(self._examined_size(operation, params, answer), consistent=consistent)
         elif operation in ("BatchGetItem", "TransactGetItems"):
             raise NotImplementedError(f"the meter does not bill {operation} yet")
-        tables = params["RequestItems"] if "RequestItems" in params else [params.get("TableName", "")]
+        if "RequestItems" in params:
+            tables = set(params["RequestItems"])
+        elif "TransactItems" in params:
+            tables = {spec["TableName"] for action in params["TransactItems"] for spec in action.values()}
+        else:
+            tables = {params.get("TableName", "")}
         key = "dynamodb", " ".join([operation, *sorted(self.tables.get(name, name) for name in tables)])
         with self._lock:
             self.calls[key] += 1
