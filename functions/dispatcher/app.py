@@ -50,7 +50,7 @@ def deliver(record: SQSRecord, job: DeliveryJob, attempt: int, seconds_left: flo
         retry.requeue(queues.deliveries_queue_url, record.body, 0, attempts_made=attempt - 1)
         return
     try:
-        outcome = dispatch.from_environment().deliver(job, attempt)
+        outcome = dispatch.from_environment().deliver(job, attempt, holder=record.message_id)
     except pacing.Deferred as deferred:
         # Nothing was sent: the job is queued anew with the delay and the attempts made so far, and this
         # message is acknowledged, so the wait costs no attempt (failing it would count a receive).
@@ -89,7 +89,7 @@ def retry_later(record: SQSRecord, attempt: int, retry_after: float | None, erro
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # An attempt cut short by the Lambda timeout frees its idempotency record when this invocation's time is up
-    # (registered before the batch's threads start; they only read it).
-    dispatch.from_environment().idempotency.register_lambda_context(context)
+    # A claim taken by an attempt that the Lambda timeout cuts short runs out with this invocation's time, so the
+    # message's retry may take it again (registered before the batch's threads start; they only read it).
+    dispatch.from_environment().claims.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

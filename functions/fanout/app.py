@@ -17,11 +17,11 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     logger.set_correlation_id(fanout.event_id_of(record.body))
-    fanout.from_environment().handle(record.body)
+    fanout.from_environment().handle(record.body, holder=record.message_id)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    fanout.from_environment().idempotency.register_lambda_context(context)
+    fanout.from_environment().claims.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

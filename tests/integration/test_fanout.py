@@ -68,6 +68,21 @@ def test_an_event_published_twice_fans_out_once_with_a_stable_delivery_id(api: A
     assert api.messages("EventsQueue") == []
 
 
+def test_the_same_event_id_from_two_accounts_fans_out_for_each(api: Api) -> None:
+    # Event ids are the producer's, unique within an account: an event claims (account, id), one write.
+    mine, theirs = integration(api, ["scan.completed"]), integration(api, ["scan.completed"], key=KEY_B)
+    api.publish(event("scan.completed", account="acct_a"))
+    api.publish(event("scan.completed", account="acct_b"))
+    while api.poller("FanoutFunction").poll_once():
+        pass
+    assert {job["integrationId"] for job in jobs(api)} == {mine, theirs}
+    claims = boto3.client("dynamodb").scan(TableName=api.table("ProviderStateTable"))["Items"]
+    assert sorted(item["key"]["S"] for item in claims) == [
+        'event#["acct_a", "evt_1"]',
+        'event#["acct_b", "evt_1"]',
+    ]
+
+
 def test_malformed_events_go_to_the_dead_letter_queue_with_their_reason(api: Api) -> None:
     integration(api, ["finding.new"])
     queue_url = api.resources.ref("EventsQueue")

@@ -212,7 +212,7 @@ def test_two_invocations_share_one_destinations_pace(api: Api, slack: FakeSlack,
     jobs = [job_of(m) for m in api.messages("DeliveriesQueue")]
     containers = [dispatch.from_environment.__wrapped__() for _ in range(2)]
     for container in containers:
-        container.idempotency.register_lambda_context(LambdaContext(api.functions["DispatcherFunction"]))  # type: ignore[arg-type]
+        container.claims.register_lambda_context(LambdaContext(api.functions["DispatcherFunction"]))
     outcomes: list[Any] = []
 
     def run(container: dispatch.Dispatcher, own: list[DeliveryJob]) -> None:

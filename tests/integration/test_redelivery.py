@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from integrations.events import Event
 from integrations.platform import aws
 from integrations.providers.delivery import Outcome
+from integrations.storage import stored_events
 from integrations.storage.delivery_logs import RETENTION, DeliveryLogStore
 from tests.integration.conftest import KEY_B, Api
 from tests.integration.test_fanout import event
@@ -95,32 +97,50 @@ def test_a_failing_redelivery_is_retried_like_any_delivery(api: Api, receiver: F
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
 
 
-def test_the_event_is_stored_once_and_outlives_the_deliverys_last_entry(
+def test_the_event_is_stored_once_for_all_its_deliveries_and_outlives_their_last_entries(
     api: Api, receiver: FakeWebhookReceiver
 ) -> None:
-    hook = webhook(api, receiver.url)
+    hooks = [webhook(api, receiver.url) for _ in range(3)]
     receiver.script(Reply(503), Reply(503))
-    writes: list[int] = []
+    stored: list[str] = []
 
-    def count_payloads(params: dict[str, object], **_: object) -> None:
-        for requests in params["RequestItems"].values():  # type: ignore[attr-defined]
-            writes.extend(1 for r in requests if r["PutRequest"]["Item"]["id"]["S"].startswith("#payload#"))
+    def count_events(params: dict[str, Any], **_: object) -> None:
+        items = (
+            [params["Item"]]
+            if "Item" in params
+            else [r["PutRequest"]["Item"] for requests in params["RequestItems"].values() for r in requests]
+        )
+        stored.extend(item["integrationId"]["S"] for item in items if item.get("id") == {"S": stored_events.EVENT_KEY})
+
+    for operation in ("PutItem", "BatchWriteItem"):
+        aws.client("dynamodb").meta.events.register(f"provide-client-params.dynamodb.{operation}", count_events)
+    api.publish(event("scan.completed", event_id="evt_once"))
+    api.drain()  # three deliveries, two 503s among them: five entries, one stored event
+    assert sum(len(logs(api, hook)) for hook in hooks) == 5
+    assert stored == [stored_events.partition("acct_a", "evt_once")]
 
     dynamodb = boto3.client("dynamodb")
-    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb.BatchWriteItem", count_payloads)
-    api.publish(event("scan.completed"))
-    api.drain()  # 503, 503, then delivered: three entries, one stored event
-    assert [e["status"] for e in logs(api, hook)] == ["success", "failed", "failed"]
-    assert writes == [1]
-    items = dynamodb.query(
+    [held] = dynamodb.query(
         TableName=api.table("DeliveryLogsTable"),
         KeyConditionExpression="integrationId = :i",
-        ExpressionAttributeValues={":i": {"S": hook}},
+        ExpressionAttributeValues={":i": {"S": stored[0]}},
     )["Items"]
-    [payload] = [i for i in items if i["id"]["S"].startswith("#payload#")]
-    entries = [i for i in items if not i["id"]["S"].startswith("#")]
-    assert int(payload["expiresAt"]["N"]) > max(int(i["expiresAt"]["N"]) for i in entries)
-    assert redeliver(api, hook, logs(api, hook)[0]["id"])[0] == 202  # the last attempt's entry
+    entries = [
+        item
+        for hook in hooks
+        for item in dynamodb.query(
+            TableName=api.table("DeliveryLogsTable"),
+            KeyConditionExpression="integrationId = :i",
+            ExpressionAttributeValues={":i": {"S": hook}},
+        )["Items"]
+        if not item["id"]["S"].startswith("#")
+    ]
+    assert int(held["expiresAt"]["N"]) > max(int(i["expiresAt"]["N"]) for i in entries)
+    for hook in hooks:
+        assert redeliver(api, hook, logs(api, hook)[0]["id"])[0] == 202  # each delivery's last attempt's entry
+    api.drain()
+    assert len(receiver.requests) == 5 + 3
+    assert {r.json()["data"]["event"]["id"] for r in receiver.requests} == {"evt_once"}
 
 
 def test_redelivery_answers_404_for_unknown_foreign_or_expired_entries(api: Api, receiver: FakeWebhookReceiver) -> None:

@@ -15,7 +15,7 @@ from bench.figures import Figure
 
 # Each module exposes measure() -> list[Figure]; run in this order. dispatch: targets 1 and 5 (parallel
 # delivery, dispatcher overhead); logs: target 3; the others are named after what they measure.
-TARGETS = ("dispatch", "coldstart", "logs", "fanout", "package", "throughput")
+TARGETS = ("cost", "dispatch", "coldstart", "logs", "fanout", "package", "throughput")
 
 HEADER = (
     "Each figure is a ratio measured in this one run (or a size, or a rate reported without a goal).\n"

@@ -114,18 +114,16 @@ def _event(event_id: str) -> str:
 
 
 class _Context:
-    """What the idempotency utility reads of Lambda's context: the time left (the function's 30 s)."""
+    """What the claims read of Lambda's context: the time left (the function's 30 s)."""
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
 
 
 def _items_to_fan_out(event_id: str) -> tuple[int, int]:
-    counter = ItemsRead()  # every table: the integrations and the idempotency records
+    counter = ItemsRead()  # every table: the integrations and the event's claim
     function = fanout.from_environment()
-    function.idempotency.register_lambda_context(
-        cast(LambdaContext, _Context())
-    )  # as functions/fanout does per invocation
+    function.claims.register_lambda_context(cast(LambdaContext, _Context()))  # as functions/fanout does per invocation
     with counter.counting():
         jobs = function.handle(_event(event_id))
     return counter.count, jobs

@@ -37,7 +37,8 @@ DEEP_PAGE = 400  # of 500
 
 def write_history(table: str, integration_id: str, moments: list[datetime]) -> None:
     """The items ``record`` would write for attempts at ``moments`` (in order), with BatchWriteItem."""
-    head: Counter[str] = Counter()
+    head: Counter[str] = Counter()  # by view code
+    newest_of: dict[str, int] = {}  # each filtered view's newest entry, by its position among all
     items: list[dict[str, Any]] = []
     for n, moment in enumerate(moments):
         failed = n % 7 == 0
@@ -50,8 +51,11 @@ def write_history(table: str, integration_id: str, moments: list[datetime]) -> N
             1,
             moment,
         )
-        head.update(delivery_logs.views_of(attempt.status, attempt.event_type))
-        items += delivery_logs.entry_items(attempt, dict(head), int(moment.timestamp() * 1000))
+        codes = [delivery_logs.view_code(view) for view in delivery_logs.views_of(attempt.status, attempt.event_type)]
+        head.update(codes)
+        previous = {code: newest_of[code] for code in codes if code in newest_of}
+        items += delivery_logs.entry_items(attempt, dict(head), previous, int(moment.timestamp() * 1000))
+        newest_of.update({code: head["a"] for code in codes if code != "a"})
     last = int(moments[-1].timestamp() * 1000)
     items.append(
         {
@@ -59,7 +63,8 @@ def write_history(table: str, integration_id: str, moments: list[datetime]) -> N
             "id": {"S": delivery_logs.HEAD},
             "t": {"N": str(last)},
             "expiresAt": {"N": str(last // 1000 + delivery_logs.RETENTION_SECONDS)},
-            **{view: {"N": str(count)} for view, count in head.items()},
+            **{code: {"N": str(count)} for code, count in head.items()},
+            **{f"l{code}": {"N": str(position)} for code, position in newest_of.items()},
         }
     )
     dynamodb = aws.client("dynamodb")
@@ -112,7 +117,16 @@ def measure() -> list[Figure]:
         assert (total_small, total_large) == (SMALL, LARGE), "totals are exact, expired entries hidden"
         deep, _ = items_read(large, DEEP_PAGE)
         earlier = (DEEP_PAGE - 1) * LIMIT
-        filtered, _ = items_read(large, 50, status="failed")
+        filtered1_small, _ = items_read(small, 1, status="failed")
+        filtered1_large, _ = items_read(large, 1, status="failed")
+        filtered, _ = items_read(large, 50, status="failed")  # by number: reads the 49 pages before it (docs/cost.md)
+        answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed")
+        for _ in range(48):  # to page 49 by cursor
+            answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed", cursor=answer.nextCursor)
+        with ItemsRead(table).counting() as counter:
+            answer = delivery_logs.logs_page(store, large, 1, LIMIT, status="failed", cursor=answer.nextCursor)
+        assert answer.pagination.page == 50 and answer.data
+        by_cursor = counter.count
 
     return [
         Figure(
@@ -122,10 +136,19 @@ def measure() -> list[Figure]:
             detail=f"{page1_large} vs {page1_small} items read",
         ),
         Figure(
+            "logs filtered page 1: 10k vs 100 entries",
+            filtered1_large / filtered1_small,
+            goal=2.0,
+            detail=f"status=failed: {filtered1_large} vs {filtered1_small} items read",
+        ),
+        Figure(
             f"logs page {DEEP_PAGE} of 500 vs entries before it",
             deep / earlier,
             goal=0.1,
-            detail=f"{deep} items read; {earlier} entries come before it; filtered page 50: {filtered}",
+            detail=(
+                f"{deep} items read; {earlier} entries come before it; "
+                f"filtered page 50 asked by number: {filtered}, by cursor: {by_cursor}"
+            ),
         ),
     ]
 

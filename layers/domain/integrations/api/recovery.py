@@ -138,7 +138,7 @@ class Recoverer:
             met.add(stored.delivery_id)
             if entry.status != "failed":
                 continue  # its latest attempt succeeded
-            event = self.logs.payload(batch.integrationId, stored.delivery_id)
+            event = self.logs.payload(stored)
             if event is not None:
                 rid = redelivery_id(batch.recoveryId, stored.delivery_id)
                 jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))

@@ -1,9 +1,9 @@
 """Redelivery: the event of a logged attempt goes back on the deliveries queue, as a new attempt of the same delivery.
 
 The receiver sees the same delivery id (a webhook's ``webhook-id``), so it can deduplicate; the job carries its own
-``redeliveryId``, which the dispatcher uses as the idempotency key, so a delivery that already finished is sent
-again rather than skipped. The job then follows the usual path: retries, delivery log, the provider's own rules
-(Jira still creates one issue per finding; PagerDuty's dedup key still applies).
+``redeliveryId``, which the dispatcher claims instead of the delivery id (delivery.once), so a delivery that
+already finished is sent again rather than skipped. The job then follows the usual path: retries, delivery log, the
+provider's own rules (Jira still creates one issue per finding; PagerDuty's dedup key still applies).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Redeliverer:
             )
         if not record.enabled:
             raise Conflict("The integration is disabled; enable it before redelivering")
-        event = self.logs.payload(integration_id, entry.delivery_id)
+        event = self.logs.payload(entry)
         if event is None:
             raise NotFound("Delivery log entry not found (entries are kept 30 days)")
         job = redelivery_job(entry, integration_id, event, clock.new_id())  # event type checked above

@@ -9,7 +9,7 @@ deliveries to one integration stay ordered and paced (``integrations.delivery.pa
 Powertools' AsyncBatchProcessor would need an async record handler and an async HTTP client; the
 providers use requests, and threads are enough for a batch of at most ten I/O-bound records. What the
 threads share is safe to share: boto3 clients (not sessions or resources), the pooled requests session,
-the idempotency configuration (its Lambda context is registered before the batch starts), the logger
+the delivery claims (their Lambda context is registered before the batch starts), the logger
 (per-record keys go through Powertools' thread-safe, context-local keys) and metrics (single_metric).
 """
 

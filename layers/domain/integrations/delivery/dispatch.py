@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from integrations.delivery import once, pacing, signing
 from integrations.delivery.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
-from integrations.delivery.jobs import IDEMPOTENCY_KEY, DeliveryJob
+from integrations.delivery.jobs import DeliveryJob
 from integrations.events import Event
 from integrations.platform import clock, settings
 from integrations.platform.errors import ValidationFailed
@@ -24,21 +20,13 @@ from integrations.storage.provider_state import DynamoProviderState
 from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
-# Seconds an attempt's own AWS calls usually take at most (integration, credentials, idempotency, log, state).
+# Seconds an attempt's own AWS calls usually take at most (claim, integration, credentials, log, state).
 SERVICE_CALLS_ALLOWANCE = 5.0
 
 
 def attempt_budget() -> float:
     """The seconds one attempt may take: its wait for a slot, its HTTP deadline, and the service's own calls."""
     return pacing.MAX_INLINE_WAIT + http.ATTEMPT_DEADLINE + SERVICE_CALLS_ALLOWANCE
-
-
-class RetryableFailure(Exception):
-    """An attempt that failed in a way worth retrying; raising it frees the delivery's idempotency record."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
 
 
 class Dispatcher:
@@ -50,7 +38,7 @@ class Dispatcher:
         vault: CredentialVault,
         logs: DeliveryLogStore,
         context: SendContext,
-        persistence: DynamoDBPersistenceLayer,
+        claims: once.Claims,
         pacer: pacing.Pacer | None = None,
         *,
         disable_after: timedelta = DEFAULT_DISABLE_AFTER,
@@ -61,33 +49,44 @@ class Dispatcher:
         self.logs = logs
         self.context = context
         self.pacer = pacer
-        self.idempotency = once.config(IDEMPOTENCY_KEY, once.DELIVERY_RECORD_SECONDS)
-        self._deliver_once = once.once_per("delivery", self._deliver_job, persistence, self.idempotency)
+        self.claims = claims
 
-    def deliver(self, job: DeliveryJob, attempt: int) -> Outcome | None:
-        """One attempt of ``job``, or the outcome of the attempt that already finished it (no second send).
+    def deliver(self, job: DeliveryJob, attempt: int, holder: str | None = None) -> Outcome | None:
+        """One attempt of ``job`` by the SQS message ``holder`` (its message id), unless the delivery is claimed by
+        another message or done (integrations.delivery.once): then None, and nothing is sent.
 
-        None when the integration was deleted or disabled since fan-out. Raises pacing.Deferred, having sent
+        None too when the integration was deleted or disabled since fan-out. Raises pacing.Deferred, having sent
         nothing, when the destination's rate allows no message before a while.
         """
+        key, holder = job.redeliveryId or job.deliveryId, holder or clock.new_id()
+        if not self.claims.claim(key, holder):
+            logger.info("Skipped delivery: another message has it, or had it", extra={"delivery_id": job.deliveryId})
+            return None
         try:
-            finished = self._deliver_once(job=job.model_dump(mode="json"), attempt=attempt)
-        except RetryableFailure as failure:
-            return failure.outcome
-        return None if finished is None else Outcome(**finished)
+            outcome = self._deliver_job(job, attempt)
+        except BaseException:
+            self.claims.release(key, holder)  # nothing was sent (a deferral), or our side failed: let it run again
+            raise
+        if outcome is not None and not outcome.success and outcome.retryable:
+            self.claims.release(key, holder)
+        return outcome
 
-    def _deliver_job(self, job: dict[str, Any], attempt: int) -> dict[str, Any] | None:
-        delivery = DeliveryJob.model_validate(job)
+    def _deliver_job(self, delivery: DeliveryJob, attempt: int) -> Outcome | None:
         record = self.store.get(delivery.accountId, delivery.integrationId)
         if record is None or record.deleted or not record.enabled:
             logger.info(
                 "Skipped delivery: integration deleted or disabled", extra={"integration_id": delivery.integrationId}
             )
             return None
-        outcome = self._attempt(record, delivery.deliveryId, delivery.eventType, delivery.event, attempt, test=False)
-        if not outcome.success and outcome.retryable:
-            raise RetryableFailure(outcome)
-        return asdict(outcome)
+        return self._attempt(
+            record,
+            delivery.deliveryId,
+            delivery.eventType,
+            delivery.event,
+            attempt,
+            test=False,
+            store_event=not delivery.eventStored,
+        )
 
     def deliver_test(self, record: IntegrationRecord, event: Event) -> tuple[Outcome, datetime]:
         """The test route's synchronous attempt, logged as integration.test; returns it with its time."""
@@ -104,6 +103,7 @@ class Dispatcher:
         *,
         test: bool,
         started: datetime | None = None,
+        store_event: bool = False,
     ) -> Outcome:
         provider = PROVIDERS[record.provider]
         assert record.secretName is not None
@@ -145,7 +145,7 @@ class Dispatcher:
             if pace_key is not None and (outcome.response_code == 429 or outcome.rate_limited):
                 self._hold(provider.rate_interval is not None, pace_key, outcome)
         if not outcome.skipped:
-            self._remember(record, delivery_id, event_type, outcome, attempt, started, event)
+            self._remember(record, delivery_id, event_type, outcome, attempt, started, event, store_event)
         record_attempt(provider.id, outcome)
         logger.info(
             "Delivery attempt",
@@ -181,6 +181,7 @@ class Dispatcher:
         attempt: int,
         started: datetime,
         event: Event,
+        store_event: bool,
     ) -> None:
         """Write the delivery log entry (with the event, for redelivery) and lastDelivery* (disabling the
         integration if it cannot be delivered to).
@@ -198,6 +199,7 @@ class Dispatcher:
                 attempt=attempt,
                 delivered_at=started,
                 event=event,
+                store_event=store_event,
             )
         except Exception:
             logger.exception("Could not record the delivery attempt", extra={"delivery_id": delivery_id})
@@ -218,7 +220,7 @@ def from_environment() -> Dispatcher:
         CredentialVault(api.secrets_prefix),
         DeliveryLogStore(tables.delivery_logs_table),
         SendContext(delivery, DynamoProviderState(tables.provider_state_table)),
-        once.persistence(tables.provider_state_table),
+        once.Claims(tables.provider_state_table),
         pacing.Pacer(tables.provider_state_table),
         disable_after=timedelta(days=tables.auto_disable_after_days),
     )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from integrations.delivery import once, retry
 from integrations.delivery.jobs import DeliveryJob, delivery_id
 from integrations.delivery.matching import delivery_type
 from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
-from integrations.platform import aws, bounded_json, settings
+from integrations.platform import aws, bounded_json, clock, settings
 from integrations.platform.errors import ValidationFailed
 from integrations.platform.observability import logger
+from integrations.storage import stored_events
 from integrations.storage.store import IntegrationStore
 
 SQS_BATCH = 10  # SendMessageBatch's limit
@@ -30,27 +29,38 @@ class FanOut:
         store: IntegrationStore,
         deliveries_queue_url: str,
         events_dlq_url: str,
-        persistence: DynamoDBPersistenceLayer,
+        claims: once.Claims,
+        delivery_logs_table: str,
     ) -> None:
         self.store = store
+        self.delivery_logs_table = delivery_logs_table
         self.deliveries_queue_url = deliveries_queue_url
         self.events_dlq_url = events_dlq_url
-        self.idempotency = once.config("id", once.EVENT_RECORD_SECONDS)
-        # An event published twice (same id) fans out once.
-        self._fan_out_once = once.once_per("event", self._fan_out, persistence, self.idempotency)
+        self.claims = claims  # an event published twice (same id) fans out once
 
-    def handle(self, body: str) -> int:
-        """Enqueue the event's jobs (once per event id); a malformed event goes to the dead-letter queue."""
+    def handle(self, body: str, holder: str | None = None) -> int:
+        """Enqueue the event's jobs, once per event (``holder``: the SQS message's id); a malformed event goes to the
+        dead-letter queue."""
         try:
             event = parse_event(body)
         except ValidationFailed as error:
             self.reject(body, error.message)
             return 0
-        return int(self._fan_out_once(job=event.model_dump(mode="json")))
+        key, holder = json.dumps([event.accountId, event.id]), holder or clock.new_id()
+        if not self.claims.claim(key, holder):
+            logger.info("Skipped event: fanned out already, or being", extra={"event_id": event.id})
+            return 0
+        try:
+            return self._fan_out(event)
+        except BaseException:
+            self.claims.release(key, holder)  # the message's retry fans it out
+            raise
 
-    def _fan_out(self, job: dict[str, Any]) -> int:
-        event = Event.model_validate(job)
+    def _fan_out(self, event: Event) -> int:
         jobs = self.jobs_for(event)
+        if jobs:
+            # Once for all its deliveries (redelivery reads it), before any of them can be logged.
+            stored_events.store(self.delivery_logs_table, event.accountId, event)
         self.enqueue(jobs)
         logger.info(
             "Fanned out event",
@@ -71,6 +81,7 @@ class FanOut:
                         integrationId=integration.id,
                         eventType=label,
                         event=event,
+                        eventStored=True,
                     )
                 )
         return jobs
@@ -104,7 +115,8 @@ def from_environment() -> FanOut:
         IntegrationStore(settings.load(settings.ApiSettings).integrations_table),
         queues.deliveries_queue_url,
         queues.events_dlq_url,
-        once.persistence(settings.load(settings.DispatchSettings).provider_state_table),
+        once.Claims(settings.load(settings.DispatchSettings).provider_state_table, "event", once.EVENT_RECORD_SECONDS),
+        settings.load(settings.DispatchSettings).delivery_logs_table,
     )
 
 

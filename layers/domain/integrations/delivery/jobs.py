@@ -28,10 +28,9 @@ class DeliveryJob(BaseModel):
     integrationId: str
     eventType: EventType
     event: Event
-    # Set by POST …/logs/{logId}/redeliver: the dispatcher's idempotency key for this new attempt, while the
+    # Set by POST …/logs/{logId}/redeliver: the key this new attempt claims (integrations.delivery.once), while the
     # receiver still sees deliveryId (a finished delivery would otherwise be skipped as already done).
     redeliveryId: str | None = None
-
-
-# The dispatcher runs each job to completion once per this key (JMESPath over the job).
-IDEMPOTENCY_KEY = "redeliveryId || deliveryId"
+    # True when fan-out stored the event for redelivery (storage.delivery_logs); otherwise the first attempt
+    # stores it (a redelivery: for the 30 days of its own entries; a job queued by other means).
+    eventStored: bool = False

@@ -1,22 +1,22 @@
-"""Exactly-once effect on at-least-once queues, with Powertools' idempotency utility.
+"""Exactly-once effect on at-least-once queues.
 
-A job's delivery id (and an event's id) keys a conditional record in the provider-state table: while an
-attempt runs it is IN_PROGRESS (expiring with the Lambda's remaining time, so a crashed attempt frees it),
-and once it finished for good (delivered, or failed beyond retrying) its outcome is kept, so a redelivered
-message, a duplicated fan-out or a retry after a timeout returns that outcome without calling the provider
-again. An attempt that fails retryably raises, which deletes the record, so the next attempt runs.
+One conditional write per delivery, a *claim* (``Claims``) in the provider-state table, keyed by the delivery id
+(a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept
+7 days once the attempt is over, so any other message for the delivery (SQS delivering a copy, a duplicated
+fan-out, a copy received while the attempt runs) finds it and sends nothing. Only the message that holds the
+claim may take it again, and only after its hold ran out (the invocation's remaining time): that is the retry of
+an invocation that died mid-attempt. An attempt that fails retryably (or sends nothing: a rate-limit deferral)
+releases the claim, so the next attempt, from any message, runs. Powertools' idempotency record took a write
+before and one after each delivery; the claim takes one.
+
+Fan-out claims each event the same way (per account and event id, kept a day): an event published twice fans out
+once; a fan-out that failed releases it for the message's retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+import time
+from typing import Protocol
 
 from integrations.platform import aws
 
@@ -24,27 +24,60 @@ DELIVERY_RECORD_SECONDS = 7 * 24 * 3600  # longer than the retry schedule (about
 EVENT_RECORD_SECONDS = 24 * 3600
 
 
-def persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    """Idempotency records in the provider-state table (its key is `key`, its TTL `expiresAt`)."""
-    return DynamoDBPersistenceLayer(
-        table_name=table_name, key_attr="key", expiry_attr="expiresAt", boto3_client=aws.client("dynamodb")
-    )
+CLAIM_HOLD_SECONDS = 60.0  # without a Lambda context (tests, tools): the dispatcher's timeout
 
 
-def once_per(
-    key: str,
-    function: Callable[..., Any],
-    store: DynamoDBPersistenceLayer,
-    config: IdempotencyConfig,
-) -> Callable[..., Any]:
-    """``function`` run at most once to completion per value of ``key`` in its ``job`` argument."""
-    wrapped: Callable[..., Any] = idempotent_function(
-        data_keyword_argument="job", persistence_store=store, config=config, key_prefix=key
-    )(function)
-    return wrapped
+class _LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
 
 
-def config(key_field: str, seconds: int) -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath=key_field, raise_on_no_idempotency_key=True, expires_after_seconds=seconds
-    )
+class Claims:
+    """One conditional write per delivery (or event): which SQS message may act on it (see the module's docstring)."""
+
+    def __init__(self, table_name: str, kind: str = "delivery", keep_seconds: int = DELIVERY_RECORD_SECONDS) -> None:
+        self.table_name = table_name
+        self.kind = kind
+        self.keep_seconds = keep_seconds
+        self._context: _LambdaContext | None = None
+
+    def register_lambda_context(self, context: _LambdaContext) -> None:
+        """Claims taken during this invocation are held for its remaining time (set before the batch's threads)."""
+        self._context = context
+
+    def _hold_seconds(self) -> float:
+        if self._context is None:
+            return CLAIM_HOLD_SECONDS
+        return self._context.get_remaining_time_in_millis() / 1000
+
+    def claim(self, key: str, holder: str) -> bool:
+        """Take ``key`` for the SQS message ``holder``; False when another message has it (or had it: the delivery
+        is done) or this one still holds it from an attempt whose invocation may still be running."""
+        now = time.time()
+        try:
+            aws.client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item={
+                    "key": {"S": f"{self.kind}#{key}"},
+                    "holder": {"S": holder},
+                    "heldUntil": {"N": str(int(now + self._hold_seconds()) + 1)},
+                    "expiresAt": {"N": str(int(now) + self.keep_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(#key) OR (holder = :holder AND heldUntil < :now)",
+                ExpressionAttributeNames={"#key": "key"},
+                ExpressionAttributeValues={":holder": {"S": holder}, ":now": {"N": str(int(now))}},
+            )
+        except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release(self, key: str, holder: str) -> None:
+        """Let the next attempt run (this one failed retryably or sent nothing); only the holder's own claim."""
+        try:
+            aws.client("dynamodb").delete_item(
+                TableName=self.table_name,
+                Key={"key": {"S": f"{self.kind}#{key}"}},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+            )
+        except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+            pass  # not ours (any more): nothing to release

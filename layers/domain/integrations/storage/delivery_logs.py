@@ -6,16 +6,25 @@ An integration's partition of the table (key ``integrationId``, ``id``; TTL ``ex
   (RFC 9562 §6.2, method 1) hold its sequence number, so ids sort in recording order; it expires 30 days after
   that moment (to the second). It keeps a snapshot of the head's counters taken when it was recorded.
 - ``#head`` — per *view* (all entries, ``status=…``, ``event=…``, ``status=…&event=…``) how many entries were
-  ever recorded in it, and ``t``, the latest recording time (ms), which never goes back.
-- ``#<view>#<position>`` — a copy of the entry's shown fields under its position (1, 2, …) in each of its views.
-- ``#payload#<delivery id>`` — the event, so that the delivery can be redelivered (not for test attempts).
+  ever recorded in it (under a short code: ``a``, ``f``, ``e1a2b``…, see ``view_code``), for each filtered view the
+  position in the unfiltered view of its newest entry (``l<code>``), and ``t``, the latest recording time (ms),
+  which never goes back.
+- ``#all#<position>`` — a copy of the entry's shown fields under its position (1, 2, …) among all entries, with
+  its position in each of its views and, for each filtered view, the position (among all) of the view's previous
+  entry: each filtered view is a chain through these copies, newest first.
 
-Writing an entry: one UpdateItem adds 1 to its four views' counters and returns the head (DynamoDB applies
-concurrent ADDs one after the other, so two writers never get the same position), then one BatchWriteItem
-writes the entry, its copies and the payload (unprocessed items are sent again). Reading a page: GetItem
-``#head`` (the newest position of the view), Query the first live entry (``id >= `` the id of the 30-day cutoff,
-Limit 1: its snapshot tells how many entries of each view come before it, all expired), and one Query of the
-page's positions: limit + 2 items, however long the history.
+And, in a partition of its own per (account, event), ``#event`` — the event, stored once however many integrations
+it fans out to (fan-out writes it; entries keep its id), so that any of its deliveries can be redelivered.
+
+Writing an entry: one UpdateItem adds 1 to its four views' counters, points its filtered views at its position
+and returns the head as it was (DynamoDB applies concurrent updates one after the other, so two writers never get
+the same position), then one BatchWriteItem writes the entry and its copy (unprocessed items are sent again): two
+items, where a copy per view made five. Reading a page: GetItem ``#head`` (the newest position of the view), Query
+the first live entry (``id >= `` the id of the 30-day cutoff, Limit 1: its snapshot tells how many entries of each
+view come before it, all expired), then the page: unfiltered, one Query of its positions; filtered, one GetItem per
+entry along the view's chain from its newest entry (or from a cursor's). So page 1 of every view, every page of
+the unfiltered view and every page reached by cursor reads limit + 2 items however long the history; page *n* of a
+filtered view by number reads (n - 1) * limit more (the issue's first allowance). Totals are exact in every view.
 Sort keys starting with ``#`` sort before every UUID, so they never mix with entries.
 """
 
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -39,18 +49,18 @@ from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Paginati
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import FieldError, ValidationFailed
 from integrations.providers.delivery import TEST_EVENT_TYPE, Outcome
+from integrations.storage import stored_events
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())
-# A delivery's event is stored once, with its first attempt (up to 64 KB: rewriting it with every retry would
-# cost as much again each time); it outlives that entry by the retry schedule (about 28 h; 3 days leaves room
-# for rate-limit deferrals), so it is there as long as the delivery's last entry.
-PAYLOAD_MARGIN_SECONDS = 3 * 24 * 3600
+
 ALL = "all"
 HEAD = "#head"
 _POSITION_DIGITS = 15
 _COUNTER_BITS = 42  # 12 bits of rand_a and the top 30 of rand_b; the low 32 bits of rand_b stay random
 _HEAD_FIELDS = frozenset({"integrationId", "id", "t", "expiresAt"})
+_LAST = "l"  # prefix of a filtered view's pointer to its newest entry, in the head
+_PREVIOUS = "p"  # …and to the one before it (what the newest entry's copy points at)
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 
 
@@ -65,8 +75,25 @@ def views_of(status: str, event: str) -> list[str]:
     return [ALL, view_key(status=status), view_key(event=event), view_key(status, event)]
 
 
+def view_code(view: str) -> str:
+    """A view's short attribute name: ``a`` (all), ``s``/``f`` (a status), ``e`` or the status's letter followed by
+    3 hex digits of the event type's SHA-256 (distinct for the known types: tests/unit/test_cost_meter.py). The head
+    holds 33 counters and 64 pointers for an integration that logged every kind: short names keep it under 1 KB,
+    one write unit, up to about 10 million entries (the event types' names would make it 2 or 3)."""
+    if view == ALL:
+        return "a"
+    filters = dict(part.split("=", 1) for part in view.split("&"))
+    status, event = filters.get("status"), filters.get("event")
+    head = {"success": "s", "failed": "f", None: "e"}[status]
+    return head if event is None else head + hashlib.sha256(event.encode()).hexdigest()[:3]
+
+
 def position_key(view: str, position: int) -> str:
     return f"#{view}#{position:0{_POSITION_DIGITS}d}"
+
+
+def _all_key(position: int) -> str:
+    return position_key(ALL, position)
 
 
 def log_id(recorded_ms: int, sequence: int) -> str:
@@ -129,10 +156,14 @@ class Attempt:
         return "success" if self.outcome.success else "failed"
 
 
-def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> list[dict[str, Any]]:
-    """The entry and its per-view copies, given the head's counters right after its allocation (``head``)."""
-    views = views_of(attempt.status, attempt.event_type)
-    entry_id = log_id(recorded_ms, head[ALL])
+def entry_items(
+    attempt: Attempt, head: dict[str, int], previous: dict[str, int], recorded_ms: int
+) -> list[dict[str, Any]]:
+    """The entry and its copy among all entries, given the head's counters right after its allocation (``head``,
+    by view code) and, per filtered view of the entry, the position among all of the view's previous entry."""
+    codes = [view_code(view) for view in views_of(attempt.status, attempt.event_type)]
+    position = head["a"]
+    entry_id = log_id(recorded_ms, position)
     shown: dict[str, Any] = {
         "integrationId": {"S": attempt.integration_id},
         "logId": {"S": entry_id},
@@ -152,19 +183,15 @@ def entry_items(attempt: Attempt, head: dict[str, int], recorded_ms: int) -> lis
         "id": {"S": entry_id},
         "accountId": {"S": attempt.account_id},
         "deliveryId": {"S": attempt.delivery_id},
-        "counts": {"M": {name: {"N": str(count)} for name, count in head.items()}},
+        "counts": {"M": {code: {"N": str(count)} for code, count in head.items()}},
     }
-    return [entry, *({**shown, "id": {"S": position_key(view, head[view])}} for view in views)]
-
-
-def payload_item(attempt: Attempt, event: Event, recorded_ms: int) -> dict[str, Any]:
-    """What redelivery needs, written with a delivery's first attempt and kept as long as its last entry."""
-    return {
-        "integrationId": {"S": attempt.integration_id},
-        "id": {"S": f"#payload#{attempt.delivery_id}"},
-        "body": {"S": event.model_dump_json()},
-        "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS + PAYLOAD_MARGIN_SECONDS)},
+    copy = {
+        **shown,
+        "id": {"S": _all_key(position)},
+        "pos": {"M": {code: {"N": str(head[code])} for code in codes}},
+        "prev": {"M": {code: {"N": str(previous[code])} for code in codes if code in previous}},
     }
+    return [entry, copy]
 
 
 @dataclass(frozen=True)
@@ -175,6 +202,7 @@ class StoredEntry:
     account_id: str
     delivery_id: str
     event_type: str
+    event_id: str | None  # its event's id (integrations.storage.stored_events)
 
 
 @dataclass(frozen=True)
@@ -183,6 +211,7 @@ class LogPage:
     total: int
     newest: int  # the newest position of the view (0 when empty)
     next_position: int | None  # where the next page starts, None on the last page
+    next_anchor: int | None = None  # a filtered view's next page: the position among all of its first entry
 
 
 class DeliveryLogStore:
@@ -200,19 +229,23 @@ class DeliveryLogStore:
         attempt: int,
         delivered_at: datetime,
         event: Event | None = None,
+        store_event: bool = False,
         recorded_at: datetime | None = None,
     ) -> DeliveryLogEntry:
-        """Write the entry for one attempt; with ``event`` on a first attempt (not a test), what redelivering
-        the delivery needs (a redelivery's own first attempt stores it afresh).
+        """Write the entry for one attempt, which refers to ``event``; with ``store_event`` on a first attempt (not a
+        test), the event itself: fan-out stores it, but a redelivery's first attempt stores it afresh (and so does
+        a job queued by other means).
 
         ``recorded_at`` (default: now) lets tests write history; a time before the latest entry's becomes that one.
         """
         what = Attempt(account_id, integration_id, delivery_id, event_type, outcome, attempt, delivered_at)
         now_ms = int((recorded_at.timestamp() if recorded_at else time.time()) * 1000)
-        head, recorded_ms = self._allocate(integration_id, views_of(what.status, event_type), now_ms)
-        items = entry_items(what, head, recorded_ms)
-        if event is not None and event_type != TEST_EVENT_TYPE and attempt == 1:
-            items.append(payload_item(what, event, recorded_ms))
+        head, previous, recorded_ms = self._allocate(integration_id, views_of(what.status, event_type), now_ms)
+        items = entry_items(what, head, previous, recorded_ms)
+        if event is not None:
+            items[0]["eventId"] = {"S": event.id}
+            if store_event and event_type != TEST_EVENT_TYPE and attempt == 1:
+                items.append(stored_events.item(account_id, event, recorded_ms // 1000))
         self._write(items)
         return _entry(items[0])
 
@@ -232,40 +265,59 @@ class DeliveryLogStore:
                 raise RuntimeError(f"{len(pending)} delivery log items were not written")
             time.sleep(delay)
 
-    def _allocate(self, integration_id: str, views: list[str], now_ms: int) -> tuple[dict[str, int], int]:
-        """Add 1 to each view's counter; the head's counters after that, and the entry's recording time (ms).
+    def _allocate(
+        self, integration_id: str, views: list[str], now_ms: int
+    ) -> tuple[dict[str, int], dict[str, int], int]:
+        """Add 1 to each view's counter and point the filtered views at the new position among all. Returns the
+        head's counters after that, each filtered view's previous newest entry (its position among all), and the
+        entry's recording time (ms).
 
         The recording time is the head's ``t``, which only moves forward: a writer whose clock is behind the last
         one takes the last one's time, so recording times (and expiry) never decrease along the sequence.
         """
         dynamodb = aws.client("dynamodb")
-        names = {f"#v{i}": view for i, view in enumerate(views)}
-        adds = "ADD " + ", ".join(f"{name} :one" for name in names)
+        codes = [view_code(view) for view in views]
+        names = {f"#v{i}": code for i, code in enumerate(codes)}
+        filtered = [(i, code) for i, code in enumerate(codes) if code != "a"]
+        pointers = {f"#l{i}": _LAST + code for i, code in filtered}
+        pointers |= {f"#p{i}": _PREVIOUS + code for i, code in filtered}
+        # Every operand is read from the item as it was: each view's pointer moves to the new position among all
+        # (#v0), and its previous value is kept beside it, for the new entry's copy to point at (0: none).
+        update = "ADD " + ", ".join(f"{name} :one" for name in names)
+        update += " SET " + ", ".join(
+            f"#l{i} = if_not_exists(#v0, :zero) + :one, #p{i} = if_not_exists(#l{i}, :zero)" for i, _ in filtered
+        )
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": {"integrationId": {"S": integration_id}, "id": {"S": HEAD}},
             "ReturnValues": "ALL_NEW",
         }
+        values = {":one": {"N": "1"}, ":zero": {"N": "0"}}
         try:
             result = dynamodb.update_item(
                 **request,
-                UpdateExpression=f"{adds} SET #t = :t, expiresAt = :expires",
+                UpdateExpression=f"{update}, #t = :t, expiresAt = :expires",
                 ConditionExpression="attribute_not_exists(#t) OR #t <= :t",
-                ExpressionAttributeNames={**names, "#t": "t"},
+                ExpressionAttributeNames={**names, **pointers, "#t": "t"},
                 ExpressionAttributeValues={
-                    ":one": {"N": "1"},
+                    **values,
                     ":t": {"N": str(now_ms)},
                     ":expires": {"N": str(now_ms // 1000 + RETENTION_SECONDS)},
                 },
             )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             result = dynamodb.update_item(
-                **request, UpdateExpression=adds, ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":one": {"N": "1"}},
+                **request, UpdateExpression=update, ExpressionAttributeNames={**names, **pointers},
+                ExpressionAttributeValues=values,
             )  # fmt: skip
-        attributes = result["Attributes"]
-        counts = {name: int(value["N"]) for name, value in attributes.items() if name not in _HEAD_FIELDS}
-        return counts, int(attributes["t"]["N"])
+        head = result["Attributes"]
+        counts = {
+            name: int(value["N"])
+            for name, value in head.items()
+            if name not in _HEAD_FIELDS and not name.startswith((_LAST, _PREVIOUS))
+        }
+        previous = {code: int(head[_PREVIOUS + code]["N"]) for _, code in filtered}
+        return counts, {code: at for code, at in previous.items() if at}, int(head["t"]["N"])
 
     def page(
         self,
@@ -275,50 +327,142 @@ class DeliveryLogStore:
         limit: int,
         *,
         position: int | None = None,
+        anchor: int | None = None,
     ) -> LogPage:
-        """One page of ``view``, newest first, from page number ``page`` or from ``position`` (a cursor's).
+        """One page of ``view``, newest first, from page number ``page`` or from ``position`` (a cursor's; in a
+        filtered view with ``anchor``, that entry's position among all, which the previous page's ``next_anchor``
+        gave: the page then reads no entry before it).
 
         Totals count live entries only (expiresAt > now), whether or not DynamoDB has deleted the expired ones.
         """
         dynamodb = aws.client("dynamodb")
         now = int(time.time())
-        partition = {":integration": {"S": integration_id}}
+        code = view_code(view)
         head = dynamodb.get_item(
             TableName=self.table_name,
             Key={"integrationId": {"S": integration_id}, "id": {"S": HEAD}},
             ConsistentRead=True,
         ).get("Item", {})
-        newest = int(head[view]["N"]) if view in head else 0
+        newest = int(head[code]["N"]) if code in head else 0
         first_live = self._first_live(integration_id, now)
         if first_live is None:
             return LogPage([], 0, newest, None)
         counts = first_live["counts"]["M"]
         own = first_live["status"]["S"], first_live["event"]["S"]
-        expired = (int(counts[view]["N"]) if view in counts else 0) - (view in views_of(*own))
+        expired = (int(counts[code]["N"]) if code in counts else 0) - (view in views_of(*own))
         if position is not None and position > newest:
             raise ValidationFailed("Invalid cursor", [FieldError("cursor", "not a position of this log")])
         high = position if position is not None else newest - (page - 1) * limit
         low = max(expired + 1, high - limit + 1)
-        entries: list[DeliveryLogEntry] = []
-        if high >= low:
-            items = dynamodb.query(
+        if high < low:
+            return LogPage([], newest - expired, newest, None)
+        following: tuple[int, int] | None = None  # a filtered view's next page: its position among all, and in the view
+        if code == "a":
+            items = self._positions(integration_id, low, high, now)
+        else:
+            start = (newest, int(head[_LAST + code]["N"]))
+            if position is not None and anchor is not None:
+                start = (position, anchor)
+            items, following = self._chain(integration_id, code, start, low, high, now, checked=anchor is not None)
+        if code != "a" and (following is None or following[1] <= expired):
+            return LogPage([_entry(item) for item in items], newest - expired, newest, None)
+        has_more = low > expired + 1
+        next_position = following[1] if following else low - 1
+        return LogPage(
+            [_entry(item) for item in items],
+            newest - expired,
+            newest,
+            next_position if has_more else None,
+            following[0] if following and has_more else None,
+        )
+
+    def _positions(self, integration_id: str, low: int, high: int, now: int) -> list[dict[str, Any]]:
+        """The copies of positions ``low``…``high`` among all entries, newest first: one Query."""
+        items: list[dict[str, Any]] = (
+            aws.client("dynamodb")
+            .query(
                 TableName=self.table_name,
                 KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
                 # Only a copy left from a counter item that expired and was deleted can be expired here
                 # (docs/delivery-logs.md).
                 FilterExpression="expiresAt > :now",
                 ExpressionAttributeValues={
-                    **partition,
-                    ":low": {"S": position_key(view, low)},
-                    ":high": {"S": position_key(view, high)},
+                    ":integration": {"S": integration_id},
+                    ":low": {"S": _all_key(low)},
+                    ":high": {"S": _all_key(high)},
                     ":now": {"N": str(now)},
                 },
                 ScanIndexForward=False,
                 ConsistentRead=True,
-            )["Items"]
-            entries = [_entry(item) for item in items]
-        has_more = high >= low and low > expired + 1
-        return LogPage(entries, newest - expired, newest, low - 1 if has_more else None)
+            )
+            .get("Items", [])
+        )
+        return items
+
+    def _chain(
+        self,
+        integration_id: str,
+        code: str,
+        start: tuple[int, int],
+        low: int,
+        high: int,
+        now: int,
+        *,
+        checked: bool,
+    ) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+        """Positions ``low``…``high`` of a filtered view, following its chain from ``start`` (a position in the view,
+        and the entry's among all); with where the next page starts: (among all, in the view), None at the end.
+        ``checked``: the start is a cursor's, which must name an entry of the view at that position."""
+        dynamodb = aws.client("dynamodb")
+        expected, at = start
+        items: list[dict[str, Any]] = []
+        step: int | None = at
+        while step is not None and len(items) < high - low + 1:
+            item = dynamodb.get_item(
+                TableName=self.table_name,
+                Key={"integrationId": {"S": integration_id}, "id": {"S": _all_key(step)}},
+                ConsistentRead=True,
+            ).get("Item")
+            place_of = (item or {}).get("pos", {}).get("M", {}).get(code)
+            if checked and step == at and item is not None and (place_of is None or int(place_of["N"]) != expected):
+                raise ValidationFailed("Invalid cursor", [FieldError("cursor", "not a position of this log")])
+            found = item is not None and int(item["expiresAt"]["N"]) > now and place_of is not None
+            if not found:
+                item = self._before(integration_id, code, step, now)  # a write that failed for good, or racing us
+                if item is None:
+                    return items, None
+            assert item is not None
+            place = int(item["pos"]["M"][code]["N"])
+            if place < low:  # past a hole: the next page starts here
+                return items, (int(item["id"]["S"].rsplit("#", 1)[1]), place)
+            if place <= high:
+                items.append(item)
+            previous = item.get("prev", {}).get("M", {}).get(code)
+            step = int(previous["N"]) if previous else None
+        return items, None if step is None else (step, low - 1)
+
+    def _before(self, integration_id: str, code: str, below: int, now: int) -> dict[str, Any] | None:
+        """The view's newest live entry before position ``below`` among all, found by walking: only needed where
+        its chain has a hole (an entry whose write failed for good, or one being written right now)."""
+        pages = (
+            aws.client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
+                FilterExpression="attribute_exists(pos.#code) AND expiresAt > :now",
+                ExpressionAttributeNames={"#code": code},
+                ExpressionAttributeValues={
+                    ":integration": {"S": integration_id},
+                    ":low": {"S": _all_key(1)},
+                    ":high": {"S": _all_key(below - 1)},
+                    ":now": {"N": str(now)},
+                },
+                ScanIndexForward=False,
+                ConsistentRead=True,
+            )
+        )
+        return next((item for page in pages for item in page["Items"]), None)
 
     def _first_live(self, integration_id: str, now: int) -> dict[str, Any] | None:
         """The oldest live entry (one item read), or None."""
@@ -344,12 +488,16 @@ class DeliveryLogStore:
         item = self._get(integration_id, entry_id)
         if item is None or "deliveryId" not in item:
             return None
-        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"])
+        event_id = item["eventId"]["S"] if "eventId" in item else None
+        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"], event_id)
 
-    def payload(self, integration_id: str, delivery_id: str) -> Event | None:
-        """The event a delivery sent, while one of its entries is live."""
-        item = self._get(integration_id, f"#payload#{delivery_id}")
-        return None if item is None else Event.model_validate_json(item["body"]["S"])
+    def payload(self, entry: StoredEntry) -> Event | None:
+        """The event a logged attempt sent (``entry`` from ``get``), while one of its deliveries' entries is live."""
+        if entry.event_id is None:
+            return None
+        item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
+        event = None if item is None else Event.model_validate_json(item["body"]["S"])
+        return event if event is not None and event.id == entry.event_id else None
 
     def _get(self, integration_id: str, key: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = (
@@ -366,14 +514,25 @@ class DeliveryLogStore:
 # ---------------------------------------------------------------- cursors
 
 
-def encode_cursor(integration_id: str, status: str | None, event: str | None, position: int) -> str:
-    """An opaque cursor, bound to the integration and the filters it was made for."""
-    raw = json.dumps({"i": integration_id, "s": status, "e": event, "p": position}, separators=(",", ":"))
+def encode_cursor(
+    integration_id: str, status: str | None, event: str | None, position: int, anchor: int | None = None
+) -> str:
+    """An opaque cursor, bound to the integration and the filters it was made for (a filtered view's also holds
+    where its entry is among all, ``anchor``)."""
+    fields: dict[str, Any] = {"i": integration_id, "s": status, "e": event, "p": position}
+    if anchor is not None:
+        fields["a"] = anchor
+    raw = json.dumps(fields, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, integration_id: str, status: str | None, event: str | None) -> int:
-    """The position a cursor points at; 400 when it is malformed or was made for another listing."""
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def decode_cursor(cursor: str, integration_id: str, status: str | None, event: str | None) -> tuple[int, int | None]:
+    """The position a cursor points at (and a filtered view's anchor); 400 when it is malformed or was made for
+    another listing."""
     invalid = ValidationFailed("Invalid cursor", [FieldError("cursor", "not a cursor this API returned")])
     if not _CURSOR.fullmatch(cursor):
         raise invalid
@@ -381,17 +540,20 @@ def decode_cursor(cursor: str, integration_id: str, status: str | None, event: s
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, binascii.Error, RecursionError):
         raise invalid from None
-    if not isinstance(raw, dict) or set(raw) != {"i", "s", "e", "p"}:
+    filtered = status is not None or event is not None
+    if not isinstance(raw, dict) or set(raw) != {"i", "s", "e", "p", *(["a"] if filtered and "a" in raw else [])}:
         raise invalid
-    position = raw["p"]
-    if not isinstance(position, int) or isinstance(position, bool) or position < 1:
+    position, anchor = raw["p"], raw.get("a")
+    if not _count(position) or (anchor is not None and not _count(anchor)):
         raise invalid
     if (raw["i"], raw["s"], raw["e"]) != (integration_id, status, event):
         raise ValidationFailed(
             "Invalid cursor",
             [FieldError("cursor", "belongs to another listing; repeat the integration and filters it was made for")],
         )
-    return position
+    if filtered and anchor is None:
+        raise invalid
+    return position, anchor
 
 
 def logs_page(
@@ -406,13 +568,15 @@ def logs_page(
 ) -> DeliveryLogsResponse:
     """The logs route's answer: one page, exact totals, and the cursor of the next page (None on the last)."""
     view = view_key(status, event)
-    position = None if cursor is None else decode_cursor(cursor, integration_id, status, event)
-    found = store.page(integration_id, view, page, limit, position=position)
+    position, anchor = (None, None) if cursor is None else decode_cursor(cursor, integration_id, status, event)
+    found = store.page(integration_id, view, page, limit, position=position, anchor=anchor)
     if position is not None:  # the page this position falls on now
         page = (found.newest - position) // limit + 1
     pagination = Pagination(page=page, limit=limit, total=found.total, totalPages=math.ceil(found.total / limit))
     next_cursor = (
-        None if found.next_position is None else encode_cursor(integration_id, status, event, found.next_position)
+        None
+        if found.next_position is None
+        else encode_cursor(integration_id, status, event, found.next_position, found.next_anchor)
     )
     return DeliveryLogsResponse(data=found.entries, pagination=pagination, nextCursor=next_cursor)
 
