@@ -36,10 +36,11 @@ def problems(fixture: str, instance: Any) -> list[str]:
 def _deepest(error: jsonschema_rs.ValidationError) -> str:
     """The error's most specific cause, as ``path: message``.
 
-    Schemas list node kinds as alternatives (``anyOf``): the alternative that got furthest into the instance
-    names the rule it breaks better than "not valid under any of the schemas".
+    Schemas list node kinds as alternatives (``anyOf``, ``oneOf``): the alternative that got furthest into the
+    instance names the rule it breaks better than "not valid under any of the schemas".
     """
-    while isinstance(error.kind, jsonschema_rs.ValidationErrorKind.AnyOf) and error.kind.context:
+    alternatives = (jsonschema_rs.ValidationErrorKind.AnyOf, jsonschema_rs.ValidationErrorKind.OneOfNotValid)
+    while isinstance(error.kind, alternatives) and error.kind.context:
         causes = [cause for alternative in error.kind.context for cause in alternative]
         error = max(causes, key=lambda cause: len(cause.instance_path))
     return f"{'/'.join(map(str, error.instance_path)) or '.'}: {error.message}"[:300]
