@@ -3,8 +3,10 @@
 ``FakeReceiver`` is the reusable base: each request is recorded (method, path, headers, body bytes) and
 answered by the next scripted ``Reply`` (status, headers, body, optional delay), or dropped with a TCP
 reset when the script says ``"reset"``; with nothing scripted, ``default_reply`` answers, which is where
-a provider's fake does what the real provider would. Use it as a context manager (or through the
-fixtures in conftest.py): leaving it stops the server and every handler thread, even one still delaying.
+a provider's fake does what the real provider would. Before either, ``refusal`` lets a fake refuse what the
+provider's own schema or SDK rejects, so that no test's message escapes that check (docs/providers.md).
+Use it as a context manager (or through the fixtures in conftest.py): leaving it stops the server and every
+handler thread, even one still delaying.
 
 Also here, for every provider's tests: realistic deliveries built from the sample producer events
 (``events/scanner/*.json``), the test route's own sample event, and an in-memory ``ProviderState``.
