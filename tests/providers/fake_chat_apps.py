@@ -4,9 +4,9 @@
   Cards 1.4 JSON schema rejects (400, even when a reply is scripted), a wrong ``sig`` (401), a message that is
   not one Adaptive Card attachment or past 28 KB (400); accepts with 202 and an empty body, as Workflows does.
 - ``FakeDiscord``: a webhook ``/api/webhooks/{id}/{token}``. Checks the token (401, code 50027) and Discord's
-  message limits (400, code 50035 "Invalid Form Body" naming the field); answers 200 with the message when
-  ``wait=true``, else 204, with ``X-RateLimit-*`` headers. With ``rate_limited`` set, a sixth message within 2 s
-  answers 429 with JSON ``retry_after`` and ``global``, as Discord's webhook bucket does.
+  message limits and embed timestamps (400, code 50035 "Invalid Form Body" naming the field); answers 200 with
+  the message when ``wait=true``, else 204, with ``X-RateLimit-*`` headers. With ``rate_limited`` set, a sixth
+  message within 2 s answers 429 with JSON ``retry_after`` and ``global``, as Discord's webhook bucket does.
 - ``FakeGoogleChat``: a space's incoming webhook. Checks ``key`` and ``token`` (401/403 with Google's error body),
   ``messageReplyOption``, the 32,000-byte limit and the card's shape (400 INVALID_ARGUMENT); keeps threads by
   ``threadKey`` and answers the created message. With ``rate_limited`` set, a second message within a second
@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 from google.protobuf import json_format
+from rfc3339_validator import validate_rfc3339
 
 from tests.conftest import ROOT
 from tests.providers.fakes import FakeReceiver, Recorded, Reply
@@ -199,6 +200,10 @@ def discord_problems(message: Any) -> dict[str, str]:
             problems[f"embeds.{i}.author.name"] = "Must be 256 or fewer in length."
         if not isinstance(embed.get("color", 0), int) or not 0 <= embed.get("color", 0) <= 0xFFFFFF:
             problems[f"embeds.{i}.color"] = "Int value should be between 0 and 16777215."
+        # Discord's API description declares the timestamp as an RFC 3339 date-time (format: date-time).
+        timestamp = embed.get("timestamp")
+        if timestamp is not None and not (isinstance(timestamp, str) and validate_rfc3339(timestamp)):
+            problems[f"embeds.{i}.timestamp"] = f"Could not parse {timestamp}. Should be ISO8601."
         total += len(embed.get("title") or "") + len(embed.get("description") or "") + len(footer) + len(author)
         total += sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
     if total > 6000:
