@@ -200,7 +200,13 @@ def discord_problems(message: Any) -> dict[str, str]:
             problems[f"embeds.{i}.author.name"] = "Must be 256 or fewer in length."
         if not isinstance(embed.get("color", 0), int) or not 0 <= embed.get("color", 0) <= 0xFFFFFF:
             problems[f"embeds.{i}.color"] = "Int value should be between 0 and 16777215."
-        # Discord's API description declares the timestamp as an RFC 3339 date-time (format: date-time).
+        # Discord's API description: the url is an http(s) URL of at most 2048 characters, the timestamp an
+        # RFC 3339 date-time (format: date-time).
+        url = embed.get("url")
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2048
+        ):
+            problems[f"embeds.{i}.url"] = "Not a well formed URL, or longer than 2048."
         timestamp = embed.get("timestamp")
         if timestamp is not None and not (isinstance(timestamp, str) and validate_rfc3339(timestamp)):
             problems[f"embeds.{i}.timestamp"] = f"Could not parse {timestamp}. Should be ISO8601."

@@ -77,6 +77,11 @@ def test_the_fake_refuses_a_timestamp_discords_api_description_does_not_allow() 
     assert discord_problems({"embeds": [{**embed, "timestamp": "2026-04-10T10:45:20.5+00:00"}]}) == {}
 
 
+@pytest.mark.parametrize("url", ["https://apviso.com/" + "a" * 2030, "javascript:alert(1)"])
+def test_the_fake_refuses_an_embed_url_discords_api_description_does_not_allow(url: str) -> None:
+    assert list(discord_problems({"embeds": [{"title": "t", "url": url}]})) == ["embeds.0.url"]
+
+
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_every_supported_event_is_accepted(discord: FakeDiscord, name: str) -> None:
     delivery = make_delivery(Discord, {"webhookUrl": discord.webhook_url}, event=scanner_event(name))
