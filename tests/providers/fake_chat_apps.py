@@ -1,16 +1,18 @@
 """Local Microsoft Teams (Workflows), Discord and Google Chat webhooks that check and answer as each documents.
 
-- ``FakeTeams``: a Workflows "When a Teams webhook request is received" trigger. Refuses a wrong ``sig`` (401),
-  a message that is not one Adaptive Card attachment, a card the Adaptive Cards 1.4 JSON schema rejects, or a
-  message past 28 KB (400); accepts with 202 and an empty body, as Workflows does.
+- ``FakeTeams``: a Workflows "When a Teams webhook request is received" trigger. Refuses a card the Adaptive
+  Cards 1.4 JSON schema rejects (400, even when a reply is scripted), a wrong ``sig`` (401), a message that is
+  not one Adaptive Card attachment or past 28 KB (400); accepts with 202 and an empty body, as Workflows does.
 - ``FakeDiscord``: a webhook ``/api/webhooks/{id}/{token}``. Checks the token (401, code 50027) and Discord's
-  message limits (400, code 50035 "Invalid Form Body" naming the field); answers 200 with the message when
-  ``wait=true``, else 204, with ``X-RateLimit-*`` headers. With ``rate_limited`` set, a sixth message within 2 s
-  answers 429 with JSON ``retry_after`` and ``global``, as Discord's webhook bucket does.
+  message limits and embed timestamps (400, code 50035 "Invalid Form Body" naming the field); answers 200 with
+  the message when ``wait=true``, else 204, with ``X-RateLimit-*`` headers. With ``rate_limited`` set, a sixth
+  message within 2 s answers 429 with JSON ``retry_after`` and ``global``, as Discord's webhook bucket does.
 - ``FakeGoogleChat``: a space's incoming webhook. Checks ``key`` and ``token`` (401/403 with Google's error body),
   ``messageReplyOption``, the 32,000-byte limit and the card's shape (400 INVALID_ARGUMENT); keeps threads by
   ``threadKey`` and answers the created message. With ``rate_limited`` set, a second message within a second
-  answers 429 RESOURCE_EXHAUSTED.
+  answers 429 RESOURCE_EXHAUSTED. Every message is first parsed as the Chat API parses it, into the
+  ``google.chat.v1.Message`` protobuf of Google's own client (``google-apps-chat``): an unknown field, a wrong
+  type or two kinds in one widget answer 400 "Invalid JSON payload received", even when a reply is scripted.
 Scripted replies (``FakeReceiver.script``) come first, for 5xx, slow answers and resets.
 """
 
@@ -20,13 +22,18 @@ import json
 import threading
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
+from google.protobuf import json_format
+from rfc3339_validator import validate_rfc3339
 
 from tests.conftest import ROOT
 from tests.providers.fakes import FakeReceiver, Recorded, Reply
+
+if TYPE_CHECKING:
+    from google.apps import chat_v1
 
 ADAPTIVE_CARD_SCHEMA = ROOT / "tests" / "fixtures" / "adaptive-card-1.4.schema.json"
 
@@ -67,19 +74,31 @@ class FakeTeams(FakeReceiver):
             return Reply(401, {"error": {"code": "DirectApiInvalidAuthorizationSignature", "message": "bad sig"}})
         if len(request.body) > 28_000:
             return Reply(400, {"error": {"code": "MessageTooLarge", "message": "The message is larger than 28 KB."}})
-        try:
-            message = request.json()
-            (attachment,) = message["attachments"]
-            assert message["type"] == "message"
-            assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-            card = attachment["content"]
-        except (ValueError, KeyError, TypeError, AssertionError):
+        card = _the_card(request)
+        if card is None:
             return Reply(400, {"error": {"code": "InvalidRequestContent", "message": "Not one Adaptive Card."}})
-        problems = adaptive_card_problems(card)
-        if problems:
-            return Reply(400, {"error": {"code": "InvalidCard", "message": "; ".join(problems)[:500]}})
         self.cards.append(card)
         return Reply(202, b"")
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        """Teams' answer to a card the Adaptive Cards schema rejects, before any scripted reply."""
+        card = _the_card(request) if request.method == "POST" else None
+        problems = adaptive_card_problems(card) if card is not None else []
+        if not problems:
+            return None
+        return Reply(400, {"error": {"code": "InvalidCard", "message": "; ".join(problems)[:500]}})
+
+
+def _the_card(request: Recorded) -> Any:
+    """The one Adaptive Card a Workflows message carries, or None when it is not such a message."""
+    try:
+        message = request.json()
+        (attachment,) = message["attachments"]
+        assert message["type"] == "message"
+        assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+        return attachment["content"]
+    except (ValueError, KeyError, TypeError, AssertionError):
+        return None
 
 
 class FakeDiscord(FakeReceiver):
@@ -181,11 +200,38 @@ def discord_problems(message: Any) -> dict[str, str]:
             problems[f"embeds.{i}.author.name"] = "Must be 256 or fewer in length."
         if not isinstance(embed.get("color", 0), int) or not 0 <= embed.get("color", 0) <= 0xFFFFFF:
             problems[f"embeds.{i}.color"] = "Int value should be between 0 and 16777215."
+        # Discord's API description: the url is an http(s) URL of at most 2048 characters, the timestamp an
+        # RFC 3339 date-time (format: date-time).
+        url = embed.get("url")
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2048
+        ):
+            problems[f"embeds.{i}.url"] = "Not a well formed URL, or longer than 2048."
+        timestamp = embed.get("timestamp")
+        if timestamp is not None and not (isinstance(timestamp, str) and validate_rfc3339(timestamp)):
+            problems[f"embeds.{i}.timestamp"] = f"Could not parse {timestamp}. Should be ISO8601."
         total += len(embed.get("title") or "") + len(embed.get("description") or "") + len(footer) + len(author)
         total += sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
     if total > 6000:
         problems["embeds"] = "Embed size exceeds maximum size of 6000"
     return problems
+
+
+@cache
+def chat_message_type() -> type[chat_v1.Message]:
+    """The Chat API's ``Message`` type from Google's client (a few seconds to import: never inside a request)."""
+    from google.apps import chat_v1  # here, not at the top: only the Google Chat tests pay for the import
+
+    return chat_v1.Message
+
+
+def chat_api_problem(message: Any) -> str | None:
+    """Why the Chat API's own ``Message`` protobuf cannot parse ``message`` (None when it can)."""
+    try:
+        chat_message_type().from_json(json.dumps(message), ignore_unknown_fields=False)
+    except json_format.ParseError as error:
+        return str(error).split("\n")[0][:500]
+    return None
 
 
 class FakeGoogleChat(FakeReceiver):
@@ -200,8 +246,10 @@ class FakeGoogleChat(FakeReceiver):
         self.rate_limited = rate_limited
         self.messages: list[dict[str, Any]] = []
         self.threads: dict[str, str] = {}  # threadKey → thread name
+        self.refused: list[str] = []  # why the Chat API's Message type could not parse a message
         self._last_at = 0.0
         self._chat_lock = threading.Lock()
+        chat_message_type()  # imported now, so that the first request is answered as fast as the others
 
     @property
     def path(self) -> str:
@@ -210,6 +258,21 @@ class FakeGoogleChat(FakeReceiver):
     @property
     def webhook_url(self) -> str:
         return f"{self.url}{self.path}?key={self.KEY}&token={self.TOKEN}"
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        """Chat's answer to a message its API's ``Message`` type cannot parse."""
+        if request.method != "POST" or urlsplit(request.path).path != self.path:
+            return None
+        try:
+            message = request.json()
+        except ValueError:
+            return None  # default_reply answers "Invalid JSON payload received."
+        problem = chat_api_problem(message)
+        if problem is None:
+            return None
+        with self._chat_lock:
+            self.refused.append(problem)
+        return _google_error(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {problem}")
 
     def default_reply(self, request: Recorded) -> Reply:
         parts = urlsplit(request.path)

@@ -3,18 +3,29 @@
 It checks the bearer token (401 "Bad credentials"), ``X-GitHub-Api-Version`` (400 for an unsupported one), the
 repository (404 "Not Found"), issues being enabled (410), and the issue's fields: a title of 1 to 256
 characters, a body within 65,536, labels as strings (422 "Validation Failed" with ``errors``); it answers 201
-with ``number`` and ``html_url``, and ``GET /repos/{owner}/{repo}`` with the repository. Scripted replies
-(``FakeReceiver.script``) come first, for secondary rate limits, 5xx and resets.
+with ``number`` and ``html_url``, and ``GET /repos/{owner}/{repo}`` with the repository. Every create-issue body
+is validated first against the request-body schema of GitHub's own OpenAPI description (extracted by
+``tools/github_schemas.py``), before any scripted reply: GitHub answers 422 "Invalid request" to what it rejects.
+Scripted replies (``FakeReceiver.script``) come next, for secondary rate limits, 5xx and resets.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
+from tests.providers import schemas
 from tests.providers.fakes import FakeReceiver, Recorded, Reply
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
+CREATE_ISSUE_SCHEMA = "github-issues-create.request.schema.json"  # from GitHub's OpenAPI description
+CREATE_ISSUE_PATH = re.compile(r"/repos/[^/]+/[^/]+/issues")
+
+
+def create_issue_problems(body: Any) -> list[str]:
+    """Why the request-body schema of GitHub's ``issues/create`` rejects ``body`` (empty when it accepts it)."""
+    return schemas.problems(CREATE_ISSUE_SCHEMA, body)
 
 
 class FakeGitHub(FakeReceiver):
@@ -28,7 +39,23 @@ class FakeGitHub(FakeReceiver):
         self.repositories = repositories
         self.has_issues = has_issues
         self.issues: list[dict[str, Any]] = []
+        self.refused: list[list[str]] = []  # the OpenAPI schema's reasons, one list per body it rejected
         self._lock = threading.Lock()
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        """GitHub's answer to a create-issue body its OpenAPI description's schema rejects."""
+        if request.method != "POST" or not CREATE_ISSUE_PATH.fullmatch(request.path.split("?")[0]):
+            return None
+        try:
+            body = request.json()
+        except ValueError:
+            return None  # default_reply answers "Problems parsing JSON"
+        problems = create_issue_problems(body)
+        if not problems:
+            return None
+        with self._lock:
+            self.refused.append(problems)
+        return _error(422, "Invalid request.\n\n" + "\n".join(problems))
 
     def default_reply(self, request: Recorded) -> Reply:
         if request.headers.get("authorization") != f"Bearer {self.token}":

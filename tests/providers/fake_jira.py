@@ -3,8 +3,10 @@
 It checks Basic auth, the project, the issue type, the fields' shapes (summary of one line within 255 UTF-16
 code units, labels without spaces, a known priority, a description that is an Atlassian Document Format doc)
 and answers 201 ``{id, key, self}`` or Jira's error body ``{"errorMessages": [...], "errors": {field: msg}}``.
-A project may refuse ``priority`` as projects whose create screen lacks it do. Scripted replies
-(``FakeReceiver.script``) come first, for 403, 429, 5xx, slow answers and resets.
+A project may refuse ``priority`` as projects whose create screen lacks it do. Every description is validated
+against Atlassian's own ADF JSON schema (``tests/fixtures/adf-schema-57.7.22.full.json``) before any scripted
+reply, so none of the messages the tests send escapes it. Scripted replies (``FakeReceiver.script``) come next,
+for 403, 429, 5xx, slow answers and resets.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import threading
 from typing import Any
 
+from tests.providers import schemas
 from tests.providers.fakes import FakeReceiver, Recorded, Reply
 
 ISSUE_TYPES = ("Bug", "Task", "Story")
@@ -21,7 +24,13 @@ PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 # Jira's limit for a text field such as the description (counted here on the document as JSON, which is stricter).
 DESCRIPTION_LIMIT = 32_767
 FIELDS = frozenset({"project", "issuetype", "summary", "description", "labels", "priority"})
-INLINE_MARKS = frozenset({"strong", "em", "code", "link"})
+ADF_SCHEMA = "adf-schema-57.7.22.full.json"
+NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+
+
+def adf_problems(document: Any) -> list[str]:
+    """Why Atlassian's ADF JSON schema (``@atlaskit/adf-schema``) rejects ``document`` (empty when valid)."""
+    return schemas.problems(ADF_SCHEMA, document)
 
 
 class FakeJira(FakeReceiver):
@@ -36,7 +45,23 @@ class FakeJira(FakeReceiver):
         self.priority_settable = priority_settable
         self.create_delay = 0.0  # seconds Jira takes to create an issue (to overlap concurrent deliveries)
         self.issues: list[dict[str, Any]] = []  # the fields of every issue created
+        self.refused: list[list[str]] = []  # the ADF schema's reasons, one list per description it rejected
         self._issues_lock = threading.Lock()
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        """Jira's answer to a new issue whose description Atlassian's ADF schema rejects."""
+        if request.method != "POST" or request.path != "/rest/api/3/issue":
+            return None
+        try:
+            description = request.json()["fields"]["description"]
+        except (ValueError, KeyError, TypeError):
+            return None  # default_reply says what is wrong
+        problems = adf_problems(description)
+        if not problems:
+            return None
+        with self._issues_lock:
+            self.refused.append(problems)
+        return _errors(400, [], {"description": NOT_ADF})
 
     def default_reply(self, request: Recorded) -> Reply:
         if request.headers.get("authorization") != self._authorization:
@@ -89,10 +114,8 @@ class FakeJira(FakeReceiver):
             problems["summary"] = "Summary must be less than 255 characters."
         elif "\n" in summary or "\r" in summary:
             problems["summary"] = "The summary is invalid because it contains newline characters."
-        if not is_adf_doc(fields.get("description")):
-            problems["description"] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-            )
+        if "description" not in fields:  # the schema's check is the refusal, before any scripted reply
+            problems["description"] = NOT_ADF
         elif len(json.dumps(fields["description"], ensure_ascii=False)) > DESCRIPTION_LIMIT:
             problems["description"] = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
         labels = fields.get("labels", [])
@@ -109,53 +132,3 @@ def _cannot_be_set(name: str) -> str:
 
 def _errors(status: int, messages: list[str], errors: dict[str, str] | None = None) -> Reply:
     return Reply(status, {"errorMessages": messages, "errors": errors or {}})
-
-
-def is_adf_doc(node: Any) -> bool:
-    """Whether ``node`` is an ADF doc made of the nodes our issues use (headings, paragraphs, bullet lists)."""
-    return (
-        isinstance(node, dict)
-        and node.get("type") == "doc"
-        and node.get("version") == 1
-        and isinstance(node.get("content"), list)
-        and all(_is_block(child) for child in node["content"])
-    )
-
-
-def _is_block(node: Any) -> bool:
-    if not isinstance(node, dict):
-        return False
-    kind, content = node.get("type"), node.get("content", [])
-    if kind == "paragraph":
-        return isinstance(content, list) and all(_is_inline(child) for child in content)
-    if kind == "heading":
-        level_ok = (node.get("attrs") or {}).get("level") in range(1, 7)
-        return level_ok and isinstance(content, list) and all(_is_inline(child) for child in content)
-    if kind == "bulletList":
-        return isinstance(content, list) and bool(content) and all(_is_list_item(child) for child in content)
-    return False
-
-
-def _is_list_item(node: Any) -> bool:
-    content = node.get("content") if isinstance(node, dict) else None
-    return (
-        isinstance(node, dict)
-        and node.get("type") == "listItem"
-        and isinstance(content, list)
-        and bool(content)
-        and all(_is_block(child) for child in content)
-    )
-
-
-def _is_inline(node: Any) -> bool:
-    if not isinstance(node, dict) or node.get("type") != "text":
-        return False
-    text, marks = node.get("text"), node.get("marks", [])
-    # ADF refuses empty text nodes.
-    return isinstance(text, str) and bool(text) and isinstance(marks, list) and all(_is_mark(m) for m in marks)
-
-
-def _is_mark(mark: Any) -> bool:
-    if not isinstance(mark, dict) or mark.get("type") not in INLINE_MARKS:
-        return False
-    return mark["type"] != "link" or isinstance((mark.get("attrs") or {}).get("href"), str)

@@ -3,8 +3,10 @@
 ``FakeReceiver`` is the reusable base: each request is recorded (method, path, headers, body bytes) and
 answered by the next scripted ``Reply`` (status, headers, body, optional delay), or dropped with a TCP
 reset when the script says ``"reset"``; with nothing scripted, ``default_reply`` answers, which is where
-a provider's fake does what the real provider would. Use it as a context manager (or through the
-fixtures in conftest.py): leaving it stops the server and every handler thread, even one still delaying.
+a provider's fake does what the real provider would. Before either, ``refusal`` lets a fake refuse what the
+provider's own schema or SDK rejects, so that no test's message escapes that check (docs/providers.md).
+Use it as a context manager (or through the fixtures in conftest.py): leaving it stops the server and every
+handler thread, even one still delaying.
 
 Also here, for every provider's tests: realistic deliveries built from the sample producer events
 (``events/scanner/*.json``), the test route's own sample event, and an in-memory ``ProviderState``.
@@ -19,13 +21,17 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.attachments import Attachment
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from integrations.api import test_event
@@ -132,10 +138,22 @@ class FakeReceiver:
         """What the receiver answers when nothing is scripted; providers' fakes override it."""
         return Reply(200)
 
+    def refusal(self, request: Recorded) -> Reply | None:
+        """The provider's refusal when its own schema or SDK rejects ``request`` (None when they accept it).
+
+        Checked before any scripted reply, so every message a test sends meets the provider's artefact, even in
+        a test about 5xx or resets; providers' fakes that have such an artefact override it.
+        """
+        return None
+
     def answer(self, request: Recorded) -> Script:
         """Record ``request`` and choose its answer."""
         with self._lock:
             self._requests.append(request)
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        with self._lock:
             scripted = self._script.popleft() if self._script else None
         return scripted if scripted is not None else self.default_reply(request)
 
@@ -201,13 +219,35 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeSlack(FakeReceiver):
-    """Slack's incoming webhook: ``ok`` for a well-formed message, Slack's error strings otherwise."""
+    """Slack's incoming webhook: ``ok`` for a well-formed message, Slack's error strings otherwise.
+
+    Every message is also checked by Slack's own SDK (``slack_problems``): a message it refuses is answered
+    400 ``invalid_blocks``, as Slack does, even when the test scripted another answer.
+    """
 
     PATH = "/services/T0APVISO1/B0APVISO1/slack-token-0123456789abcdef"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[list[str]] = []  # slack_sdk's reasons, one list per refused message
 
     @property
     def webhook_url(self) -> str:
         return self.url + self.PATH
+
+    def refusal(self, request: Recorded) -> Reply | None:
+        if request.method != "POST" or request.path != self.PATH:
+            return None
+        try:
+            message = request.json()
+        except ValueError:
+            return None  # default_reply answers invalid_payload
+        problems = slack_problems(message) if isinstance(message, dict) else []
+        if not problems:
+            return None
+        with self._lock:
+            self.refused.append(problems)
+        return Reply(400, "invalid_blocks")
 
     def default_reply(self, request: Recorded) -> Reply:
         if request.method != "POST" or request.path != self.PATH:
@@ -224,18 +264,64 @@ class FakeSlack(FakeReceiver):
 
 
 def _valid_blocks(blocks: Any) -> bool:
-    """Block Kit's limits that matter to us: count, header and section text lengths, button URLs."""
-    if not isinstance(blocks, list) or len(blocks) > 50:
-        return False
+    """Block Kit's rules that slack_sdk leaves to Slack: a header's text is plain, a section's is not empty."""
     for block in blocks:
-        text = block.get("text", {}).get("text", "")
-        if block["type"] == "header" and (block["text"]["type"] != "plain_text" or not 0 < len(text) <= 150):
+        text = block.get("text", {})
+        if block["type"] == "header" and text.get("type") != "plain_text":
             return False
-        if block["type"] == "section" and not 0 < len(text) <= 3000:
-            return False
-        if block["type"] == "actions" and any(len(e.get("url", "")) > 3000 for e in block["elements"]):
+        if block["type"] == "section" and "fields" not in block and not text.get("text"):
             return False
     return True
+
+
+MAX_BLOCKS = 50  # Slack's limit for a message (slack_sdk checks each block, not how many a message has)
+
+
+def slack_problems(message: dict[str, Any]) -> list[str]:
+    """Why Slack's Python SDK refuses the message's ``blocks`` and ``attachments`` (empty when it accepts them).
+
+    Each block is parsed with slack_sdk's Block Kit models and serialised back, which runs their validators
+    (Block Kit's documented limits: header 150, section 3000, button text 75 and URL 3000 characters…). A block
+    that does not come back identical used a type or a field the models do not know, which Slack refuses too.
+    """
+    blocks, attachments = message.get("blocks", []), message.get("attachments", [])
+    if not isinstance(blocks, list) or not isinstance(attachments, list):
+        return ["blocks and attachments must be arrays"]
+    problems = [f"{len(blocks)} blocks: at most {MAX_BLOCKS}"] if len(blocks) > MAX_BLOCKS else []
+    for i, block in enumerate(blocks):
+        problems += [f"blocks[{i}]: {problem}" for problem in _sdk_problems(Block.parse, block)]
+    for i, attachment in enumerate(attachments):
+        problems += [f"attachments[{i}]: {problem}" for problem in _sdk_problems(_attachment, attachment)]
+    return problems
+
+
+def _attachment(raw: dict[str, Any]) -> Attachment:
+    return Attachment(**raw)
+
+
+def _sdk_problems(parse: Callable[[Any], JsonObject | None], raw: Any) -> list[str]:
+    try:
+        parsed = parse(raw) if isinstance(raw, dict) else None
+        if parsed is None:
+            return [f"not a known Block Kit object: {str(raw)[:80]}"]
+        serialised = parsed.to_dict()  # runs the validators, nested objects' too
+    except (SlackObjectFormationError, TypeError, ValueError, KeyError, AttributeError) as error:
+        return [str(error)]
+    differences = _differences(raw, serialised)
+    return [f"fields slack_sdk does not know or reads differently: {differences}"] if differences else []
+
+
+def _differences(sent: Any, understood: Any, path: str = "") -> list[str]:
+    """The paths where what was sent and what the SDK understood differ."""
+    if isinstance(sent, dict) and isinstance(understood, dict):
+        keys = sorted(set(sent) | set(understood))
+        return [d for key in keys for d in _differences(sent.get(key), understood.get(key), f"{path}.{key}")]
+    if isinstance(sent, list) and isinstance(understood, list) and len(sent) == len(understood):
+        return [
+            d for i, pair in enumerate(zip(sent, understood, strict=True)) for d in _differences(*pair, f"{path}[{i}]")
+        ]
+    added_empty = sent is None and understood in ([], {})  # an empty default the SDK writes out (attachments)
+    return [] if sent == understood or added_empty else [path or "."]
 
 
 class FakePagerDuty(FakeReceiver):

@@ -52,6 +52,36 @@ def test_posts_one_embed_coloured_by_severity_that_mentions_nobody(discord: Fake
     assert discord_problems(body) == {}
 
 
+# ISO 8601 forms intake keeps (each with a zone) that are not RFC 3339, all 2026-04-10T10:45:20Z.
+PRODUCER_TIMES = ["2026-04-10T12:45:20+0200", "2026-04-10 10:45:20+00:00", "2026-W15-5T10:45:20Z", "20260410T104520Z"]
+
+
+@pytest.mark.parametrize("occurred_at", PRODUCER_TIMES)
+def test_the_timestamp_is_rfc_3339_in_utc_whatever_form_the_producer_used(
+    discord: FakeDiscord, occurred_at: str
+) -> None:
+    raw = scanner_event("finding_critical").model_dump()
+    raw["occurredAt"] = occurred_at
+    event = Event.model_validate(raw)
+    assert event.occurredAt == occurred_at  # kept as sent: the webhook provider passes it on
+
+    assert deliver(discord, event).success  # the fake refuses a timestamp that is not RFC 3339
+    assert discord.messages[0]["embeds"][0]["timestamp"] == "2026-04-10T10:45:20Z"
+
+
+def test_the_fake_refuses_a_timestamp_discords_api_description_does_not_allow() -> None:
+    embed = {"title": "t", "timestamp": "2026-04-10T10:45:20+0000"}
+    assert discord_problems({"embeds": [embed]}) == {
+        "embeds.0.timestamp": "Could not parse 2026-04-10T10:45:20+0000. Should be ISO8601."
+    }
+    assert discord_problems({"embeds": [{**embed, "timestamp": "2026-04-10T10:45:20.5+00:00"}]}) == {}
+
+
+@pytest.mark.parametrize("url", ["https://apviso.com/" + "a" * 2030, "javascript:alert(1)"])
+def test_the_fake_refuses_an_embed_url_discords_api_description_does_not_allow(url: str) -> None:
+    assert list(discord_problems({"embeds": [{"title": "t", "url": url}]})) == ["embeds.0.url"]
+
+
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_every_supported_event_is_accepted(discord: FakeDiscord, name: str) -> None:
     delivery = make_delivery(Discord, {"webhookUrl": discord.webhook_url}, event=scanner_event(name))

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from integrations.providers import github as github_module
 from integrations.providers.base import SendContext
 from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.github import GitHub
 from integrations.providers.once_per_finding import record_key
 from integrations.storage.provider_state import DynamoProviderState
-from tests.providers.fake_github import FakeGitHub, issue_problems
+from tests.providers.fake_github import FakeGitHub, create_issue_problems, issue_problems
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context
 from tests.providers.mocked_aws import mocked_aws
 from tests.providers.oversized import oversized_event
@@ -66,7 +67,7 @@ def test_opens_the_issue_github_documents(github: FakeGitHub, context: SendConte
     assert request.headers["accept"] == "application/vnd.github+json"
     assert request.headers["x-github-api-version"] == "2022-11-28"
     issue = request.json()
-    assert issue_problems(issue) == []
+    assert issue_problems(issue) == [] and create_issue_problems(issue) == []
     assert issue["title"] == "Critical finding on https://app.example.com: SQL injection in /login"
     assert issue["labels"] == ["security", "apviso"]
     assert issue["body"].startswith("### Critical finding on https://app\\.example\\.com: SQL injection in /login")
@@ -122,6 +123,29 @@ def test_long_titles_are_cut_to_256_and_text_cannot_mention_or_format(github: Fa
     body = github.issues[1]["body"]
     assert "@security-team" not in body and "@\u200bsecurity\\-team" in body
     assert "**pwned**" not in body and "](https://evil)" not in body
+
+
+@pytest.mark.parametrize("name", ["finding_new", "finding_critical", "finding_high"])
+def test_every_issue_meets_githubs_openapi_request_schema(github: FakeGitHub, context: SendContext, name: str) -> None:
+    assert GitHub.send(delivery(github, name=name, config={"labels": ["security"]}), context).success
+    assert create_issue_problems(github.last.json()) == [] and github.refused == []
+
+
+def test_a_body_githubs_openapi_schema_rejects_is_refused_as_github_does(
+    github: FakeGitHub, context: SendContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A regression: no title (the schema requires one) and a label that is neither a name nor a label object.
+    monkeypatch.setattr(github_module, "issue", lambda _: {"body": "text", "labels": [7]})
+    github.script(Reply(503))  # the schema's check comes before any scripted answer
+
+    outcome = GitHub.send(delivery(github), context)
+
+    assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 422, False)
+    assert "Invalid request." in (outcome.error or "")
+    (problems,) = github.refused
+    assert '.: "title" is a required property' in problems
+    assert any(problem.startswith("labels/0: ") for problem in problems)
+    assert github.issues == []
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from integrations.events import Event
+from integrations.providers import google_chat
 from integrations.providers.delivery import Outcome
 from integrations.providers.google_chat import GoogleChat, message
-from tests.providers.fake_chat_apps import FakeGoogleChat, chat_problem
+from tests.providers.fake_chat_apps import FakeGoogleChat, chat_api_problem, chat_problem
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context
 from tests.providers.oversized import oversized_event
 
@@ -55,7 +56,7 @@ def test_posts_a_card_with_a_text_fallback_in_the_scans_thread(chat: FakeGoogleC
     assert {"decoratedText": {"topLabel": "Severity", "text": "Critical", "wrapText": True}} in facts["widgets"]
     button = buttons["widgets"][0]["buttonList"]["buttons"][0]
     assert button["onClick"]["openLink"]["url"] == "https://apviso.com/findings/fnd_3K9"
-    assert chat_problem(body) is None
+    assert chat_problem(body) is None and chat_api_problem(body) is None
 
 
 def test_the_events_of_one_scan_share_one_thread(chat: FakeGoogleChat) -> None:
@@ -74,6 +75,33 @@ def test_the_events_of_one_scan_share_one_thread(chat: FakeGoogleChat) -> None:
 @pytest.mark.parametrize("name", SUPPORTED)
 def test_every_supported_event_is_accepted(chat: FakeGoogleChat, name: str) -> None:
     assert deliver(chat, scanner_event(name)).success
+    assert chat_api_problem(chat.last.json()) is None and chat.refused == []  # Google's Message type parses it
+
+
+@pytest.mark.parametrize(
+    ("sent", "problem"),
+    [
+        ({"text": "x", "colour": "red"}, 'Message type "google.chat.v1.Message" has no field named "colour"'),
+        (
+            {"cardsV2": [{"cardId": "c", "card": {"sections": [{"widgets": [{"divider": {}, "textParagraph": {}}]}]}}]},
+            'should not have multiple "data" oneof fields',
+        ),
+        ({"text": "x", "thread": {"threadKey": 7}}, "Failed to parse threadKey field"),
+    ],
+)
+def test_a_message_the_chat_apis_own_type_cannot_parse_is_refused_as_chat_does(
+    chat: FakeGoogleChat, monkeypatch: pytest.MonkeyPatch, sent: dict[str, object], problem: str
+) -> None:
+    monkeypatch.setattr(google_chat, "message", lambda _: sent)
+    chat.script(Reply(503))  # the check comes before any scripted answer
+
+    outcome = deliver(chat)
+
+    assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 400, False)
+    assert "Invalid JSON payload received." in (outcome.error or "")
+    (refused,) = chat.refused
+    assert problem in refused
+    assert chat.messages == []
 
 
 @pytest.mark.parametrize("char", ["a", "Ω", "🙂"])

@@ -10,12 +10,13 @@ from typing import Any, Literal
 
 import pytest
 
+from integrations.providers import jira as jira_module
 from integrations.providers.base import SendContext
 from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.jira import Jira, issue_record_key
 from integrations.providers.once_per_finding import reservation_key
 from integrations.storage.provider_state import DynamoProviderState
-from tests.providers.fake_jira import FakeJira, is_adf_doc
+from tests.providers.fake_jira import FakeJira, adf_problems
 from tests.providers.fakes import Reply, make_delivery, scanner_event, send_context
 from tests.providers.mocked_aws import mocked_aws
 
@@ -171,7 +172,30 @@ def test_summary_is_one_line_of_at_most_255_characters(jira: FakeJira, context: 
     assert summary.endswith("…")
     assert len(summary.encode("utf-16-le")) <= 255 * 2
     description = jira.last.json()["fields"]["description"]
-    assert is_adf_doc(description) and title.split()[0] in str(description)
+    assert adf_problems(description) == [] and title.split()[0] in str(description)
+
+
+@pytest.mark.parametrize("name", ["finding_new", "finding_critical", "finding_high"])
+def test_every_description_is_a_document_atlassians_schema_accepts(
+    jira: FakeJira, context: SendContext, name: str
+) -> None:
+    assert Jira.send(delivery(jira, name=name), context).success
+    assert adf_problems(jira.issues[0]["description"]) == [] and jira.refused == []
+
+
+def test_a_description_atlassians_schema_rejects_is_refused_as_jira_does(
+    jira: FakeJira, context: SendContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty_text = {"type": "paragraph", "content": [{"type": "text", "text": ""}]}  # ADF refuses empty text nodes
+    monkeypatch.setattr(jira_module, "description", lambda _: {"type": "doc", "version": 1, "content": [empty_text]})
+    jira.script(Reply(503))  # the schema's check comes before any scripted answer
+
+    outcome = Jira.send(delivery(jira), context)
+
+    assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 400, False)
+    assert "description: Operation value must be an Atlassian Document" in (outcome.error or "")
+    assert jira.refused == [['content/0/content/0/text: "" is shorter than 1 character']]
+    assert jira.issues == []
 
 
 def test_project_without_priority_gets_the_issue_without_it(context: SendContext) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from rfc3339_validator import validate_rfc3339
 
 from integrations.events import Event
 from integrations.providers import http
@@ -95,6 +96,20 @@ def test_a_failed_scan_is_an_error_alert_keyed_by_scan(pagerduty: FakePagerDuty)
     assert event["payload"]["severity"] == "error"
     assert event["payload"]["summary"] == "Scan failed on https://app.example.com"
     assert event["links"] == [{"href": "https://apviso.com/scans/scan_01J9ZQ5K2M", "text": "Open in Apviso"}]
+
+
+@pytest.mark.parametrize(
+    "occurred_at", ["2026-04-10T12:45:20+0200", "2026-04-10 10:45:20+00:00", "2026-W15-5T10:45:20Z"]
+)
+def test_the_timestamp_is_rfc_3339_in_utc_whatever_form_the_producer_used(
+    pagerduty: FakePagerDuty, occurred_at: str
+) -> None:
+    raw = scanner_event("finding_critical").model_dump()
+    raw["occurredAt"] = occurred_at
+
+    assert deliver(pagerduty, Event.model_validate(raw)).success
+    timestamp = pagerduty.last.json()["payload"]["timestamp"]
+    assert timestamp == "2026-04-10T10:45:20Z" and validate_rfc3339(timestamp)  # PagerDuty's OpenAPI: date-time
 
 
 def test_a_long_title_is_clipped_to_the_summary_limit(pagerduty: FakePagerDuty) -> None:

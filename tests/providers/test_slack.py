@@ -9,6 +9,7 @@ import pytest
 
 from integrations.events import Event
 from integrations.providers import http, messages
+from integrations.providers import slack as slack_module
 from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.slack import Slack, clip
 from tests.providers.fakes import (
@@ -17,6 +18,7 @@ from tests.providers.fakes import (
     make_delivery,
     scanner_event,
     send_context,
+    slack_problems,
 )
 
 SUPPORTED = ["scan_started", "scan_completed", "scan_failed", "finding_critical", "finding_high", "report_ready"]
@@ -84,6 +86,7 @@ def test_every_supported_event_makes_a_message_slack_accepts(slack: FakeSlack, n
 
     assert Slack.send(delivery, send_context()).success
     message = slack.last.json()
+    assert slack_problems(message) == [] and slack.refused == []  # Slack's SDK reads every block back unchanged
     assert "channel" not in message  # the webhook's own channel unless the integration overrides it
     assert message["text"].startswith(messages.headline(delivery))
     buttons = [b["elements"][0]["url"] for b in message["blocks"] if b["type"] == "actions"]
@@ -124,6 +127,43 @@ def test_long_text_is_clipped_to_block_kit_limits(slack: FakeSlack) -> None:
     target = next(line for line in section.splitlines() if line.startswith("*Target:*"))
     assert len(target.removeprefix("*Target:* ")) <= 500 and target.endswith("…")
     assert len(section) <= 3000 and "*Occurred:*" in section, "one long value does not push the others out"
+
+
+def test_a_message_slacks_sdk_refuses_is_refused_as_slack_does(
+    slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_module, "MAX_HEADER", 400)  # a regression: headers no longer clipped to 150
+    slack.script(Reply(500, "rollup_error"))  # the SDK's check comes before any scripted answer
+
+    outcome = deliver(slack, scanner_event("finding_critical", title="A" * 300))
+
+    assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 400, False)
+    assert outcome.error == "Provider returned HTTP 400: Bad Request (invalid_blocks)"
+    assert slack.refused == [["blocks[0]: text attribute cannot exceed 150 characters"]]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "problem"),
+    [
+        ([{"type": "banner", "text": "x"}], "blocks[0]: not a known Block Kit object"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "colour": "red"}], "['.colour']"),
+        ([{"type": "section"}], "blocks[0]: text or fields attribute must be specified"),
+        (
+            [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}],
+            "blocks[0]: text attribute cannot exceed 75 characters",
+        ),
+        ([{"type": "divider"}] * 51, "51 blocks: at most 50"),
+    ],
+)
+def test_slacks_sdk_names_what_it_refuses(blocks: list[dict[str, Any]], problem: str) -> None:
+    (found,) = slack_problems({"text": "t", "blocks": blocks})
+    assert problem in found
+
+
+def test_attachments_are_checked_by_slacks_sdk_too() -> None:
+    assert slack_problems({"text": "t", "attachments": [{"text": "x", "fallback": "x", "color": "#ff0000"}]}) == []
+    (found,) = slack_problems({"text": "t", "attachments": [{"text": "x", "colour": "red"}]})
+    assert "colour" in found
 
 
 def test_clipping_never_leaves_half_an_escaped_entity() -> None:

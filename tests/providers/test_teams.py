@@ -9,6 +9,7 @@ import pytest
 
 from integrations.events import Event
 from integrations.providers import messages
+from integrations.providers import teams as teams_module
 from integrations.providers.delivery import Outcome
 from integrations.providers.teams import Teams, message
 from tests.providers.fake_chat_apps import FakeTeams, adaptive_card_problems
@@ -67,6 +68,21 @@ def test_every_supported_event_makes_a_card_the_schema_and_teams_accept(teams: F
     (card,) = teams.cards
     assert card["body"][0]["text"] == messages.headline(delivery)
     assert ("color" in card["body"][0]) == name.startswith("finding_")
+
+
+def test_a_card_the_schema_rejects_is_refused_even_when_an_answer_is_scripted(
+    teams: FakeTeams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card = {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "weight": "Heavy"}]}
+    attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+    monkeypatch.setattr(teams_module, "message", lambda _: {"type": "message", "attachments": [attachment]})
+    teams.script(Reply(500))
+
+    outcome = deliver(teams)
+
+    assert (outcome.success, outcome.response_code, outcome.retryable) == (False, 400, False)
+    assert "InvalidCard" in (outcome.error or "")
+    assert teams.cards == []
 
 
 def test_the_test_delivery_is_marked_as_a_test(teams: FakeTeams) -> None:

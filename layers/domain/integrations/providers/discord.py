@@ -5,7 +5,7 @@ instead of an empty 204) with one embed:
 - ``title``: the headline (at most 256 characters), linking to the finding, report or scan (``url``);
 - ``color``: by severity (critical red, high orange, medium yellow, low blue, info grey; Apviso blue otherwise);
 - ``fields``: the facts, inline, each name at most 256 and value at most 1024 characters (7 of Discord's 25);
-- ``footer``: "Apviso · <integration name>" (at most 2048), and ``timestamp``: the event's time;
+- ``footer``: "Apviso · <integration name>" (at most 2048), and ``timestamp``: the event's time (RFC 3339, UTC);
 - ``content``: the headline again (at most 2000): notifications and screen readers show it;
 - ``allowed_mentions: {"parse": []}``: no finding title can ping @everyone, a role or a user.
 All of an embed's text together stays within Discord's 6,000 characters: should the values (any length, as
@@ -174,7 +174,7 @@ def _embed(delivery: Delivery, value_limit: int) -> dict[str, Any]:
             for label, value in messages.facts(delivery)
         ],
         "footer": {"text": messages.truncate(f"Apviso · {delivery.integration_name}", min(MAX_FOOTER, value_limit))},
-        "timestamp": delivery.event.occurredAt,
+        "timestamp": messages.occurred(delivery),
     }
     url = messages.link(delivery)
     if url and url.startswith(("https://", "http://")) and len(url) <= 2048:

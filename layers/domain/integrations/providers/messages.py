@@ -8,7 +8,9 @@ limits beside its code and cuts with ``truncate``, so that a cut is always visib
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
+from integrations.platform import clock
 from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
 
 ELLIPSIS = "…"
@@ -61,6 +63,16 @@ def facts(delivery: Delivery) -> list[tuple[str, str]]:
         ("Occurred", delivery.event.occurredAt),
     ]
     return [(label, value) for label, value in pairs if value]
+
+
+def occurred(delivery: Delivery) -> str:
+    """When the event happened, as RFC 3339 in UTC (``2026-04-10T10:45:20Z``) for providers' timestamp fields.
+
+    Intake keeps any ISO 8601 time with a zone (``+0000``, week dates, a space for the ``T``…), but Discord's
+    and PagerDuty's API descriptions declare their timestamps as RFC 3339 ``date-time``: this is the one form
+    both parse, whichever the producer used.
+    """
+    return clock.iso(datetime.fromisoformat(delivery.event.occurredAt))
 
 
 def link(delivery: Delivery) -> str | None:

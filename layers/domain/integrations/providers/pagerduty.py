@@ -7,7 +7,7 @@
   raise a second one;
 - ``payload``: ``summary`` is the headline (at most 1024 characters, cut with an ellipsis), ``source`` the scan
   target (else ``apviso``), ``severity`` critical→critical, high→error, medium→warning, low/info→info and
-  ``error`` for a failed scan, ``timestamp`` the event's ``occurredAt``, ``class`` the event type,
+  ``error`` for a failed scan, ``timestamp`` the event's ``occurredAt`` (RFC 3339, UTC), ``class`` the event type,
   ``custom_details`` the facts and the event id (``source`` and each detail at most 1024 characters);
   ``links`` carries the finding, report or scan link when the event has one.
 
@@ -93,7 +93,7 @@ def trigger(delivery: Delivery, key: str, level: str) -> dict[str, Any]:
             "summary": messages.truncate(messages.headline(delivery), MAX_SUMMARY),
             "source": messages.truncate(target or "apviso", MAX_DETAIL),
             "severity": level,
-            "timestamp": event.occurredAt,
+            "timestamp": messages.occurred(delivery),
             "class": delivery.event_type,
             "custom_details": {
                 **{label: messages.truncate(value, MAX_DETAIL) for label, value in messages.facts(delivery)},
