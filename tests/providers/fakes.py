@@ -157,10 +157,6 @@ class FakeReceiver:
             scripted = self._script.popleft() if self._script else None
         return scripted if scripted is not None else self.default_reply(request)
 
-    def refusal(self, request: Recorded) -> Reply | None:
-        """An answer that overrides ``answer`` (and any script) for a request the fake must refuse; None if none."""
-        return None
-
 
 class _Server(ThreadingHTTPServer):
     def __init__(self, receiver: FakeReceiver) -> None:
@@ -196,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         recorded = Recorded(self.command, self.path, tuple(self.headers.items()), body)
-        reply = self.server.receiver.refusal(recorded) or self.server.receiver.answer(recorded)
+        reply = self.server.receiver.answer(recorded)
         if reply == "reset":
             self._reset()
             return
@@ -406,7 +402,6 @@ class FakeWebhookReceiver(FakeReceiver):
         if not problems:
             return None
         with self._lock:
-            self._requests.append(request)
             self.contract_violations.append(problems)
         return Reply(400, {"error": "the request does not match openapi.json's webhooks", "problems": problems})
 
