@@ -617,7 +617,7 @@ def test_recover_failed_deliveries_since_from_the_delivery_log(stack: Stack, pag
         an_hour_ago = datetime.now() - timedelta(hours=1)  # the browser's time zone is this machine's
         since.fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
         page.get_by_role("button", name="Recover", exact=True).click()
-        expect(result).to_contain_text("Recovery accepted")
+        expect(result).to_contain_text("2 deliveries queued — deliveries whose latest attempt failed since")
         screenshot(page, "10-recovery-accepted")
         expect(rows).to_have_count(4)  # the log reloads while the recovered deliveries are attempted
         expect(rows.nth(0)).to_contain_text("success")
