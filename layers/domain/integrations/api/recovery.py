@@ -36,7 +36,7 @@ from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
 from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
 
-PAGE_SIZE = 100  # log entries per batch: a few hundred small DynamoDB reads and writes, seconds of work
+PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): a few hundred small DynamoDB calls
 SQS_BATCH = 10  # SendMessageBatch's limit
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
