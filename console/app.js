@@ -514,6 +514,12 @@ function resetRecoverForm() {
   $("recover-result").replaceChildren();
 }
 
+/** The recover route's count: final when the whole window was walked, so far when the rest continues. */
+function recoveredCount({ queued, complete }) {
+  const deliveries = queued === 1 ? "delivery" : "deliveries";
+  return complete ? `${queued} ${deliveries} queued` : `${queued} queued so far, the rest continues`;
+}
+
 async function recoverFailed(event) {
   event.preventDefault();
   const box = $("recover-result");
@@ -530,8 +536,8 @@ async function recoverFailed(event) {
   try {
     const accepted = await api("POST", `/v1/integrations/${state.detail.id}/recover`, { since });
     box.classList.add("ok");
-    box.replaceChildren(el("strong", {}, "Recovery accepted"), " — every delivery whose latest attempt failed since ",
-      formatTime(accepted.since), " is being sent again, once each. They appear in the log below as they are attempted.");
+    box.replaceChildren(el("strong", {}, recoveredCount(accepted)), " — deliveries whose latest attempt failed since ",
+      formatTime(accepted.since), " are sent again, once each. They appear in the log below as they are attempted.");
     refreshLogsSoon();
   } catch (error) {
     box.classList.add("bad");

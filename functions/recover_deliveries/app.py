@@ -22,12 +22,13 @@ router = Router()
     description=(
         "Sends again, once each, every delivery of the integration whose latest attempt failed at or after `since` "
         "(within the log's 30 days): same payload and delivery id (a webhook's webhook-id), as the redeliver route "
-        "does. Accepted at once and carried out in the background, a page of the log at a time; the redeliveries "
-        "appear in the delivery log as they are attempted."
+        "does. The request walks the log's first page itself (100 attempts, newest first) and answers how many "
+        "deliveries it queued; a longer log is walked in the background, a page at a time (`complete` is then false). "
+        "The redeliveries appear in the delivery log as they are attempted."
     ),
     responses={
         202: {
-            "description": "The recovery is accepted",
+            "description": "The recovery is accepted: how many deliveries were queued, and whether that is all",
             "content": {"application/json": {"model": RecoveryResponse}},
         },
         **error_responses(400, 404, 413),

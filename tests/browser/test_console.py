@@ -16,6 +16,7 @@ import requests
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from devstack.testing import start_local_stack, stop_local_stack
+from integrations.api.recovery import PAGE_SIZE
 from tests.e2e.test_recovery_over_http import publish
 from tests.providers.fake_chat_apps import FakeDiscord, FakeGoogleChat, FakeTeams
 from tests.providers.fake_github import FakeGitHub
@@ -565,9 +566,9 @@ def failed_deliveries(stack: Stack, receiver: FakeWebhookReceiver, name: str, ev
     receiver.script(*[Reply(400, "rejected")] * events)
     for n in range(events):
         publish(stack.aws, f"evt_{name.replace(' ', '_')}_{n}", account="acct_browser")
-    path = f"/v1/integrations/{created['id']}/logs"
-    deadline = time.monotonic() + 30
-    while len(stack.call("GET", path).json()["data"]) < events:
+    path = f"/v1/integrations/{created['id']}/logs?limit=1"
+    deadline = time.monotonic() + 30 + events // 5
+    while stack.call("GET", path).json()["pagination"]["total"] < events:
         assert time.monotonic() < deadline, "the deliveries were not attempted"
         time.sleep(0.2)
     return str(created["id"])
@@ -617,7 +618,7 @@ def test_recover_failed_deliveries_since_from_the_delivery_log(stack: Stack, pag
         an_hour_ago = datetime.now() - timedelta(hours=1)  # the browser's time zone is this machine's
         since.fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
         page.get_by_role("button", name="Recover", exact=True).click()
-        expect(result).to_contain_text("Recovery accepted")
+        expect(result).to_contain_text("2 deliveries queued — deliveries whose latest attempt failed since")
         screenshot(page, "10-recovery-accepted")
         expect(rows).to_have_count(4)  # the log reloads while the recovered deliveries are attempted
         expect(rows.nth(0)).to_contain_text("success")
@@ -629,3 +630,24 @@ def test_recover_failed_deliveries_since_from_the_delivery_log(stack: Stack, pag
         stack.call("PATCH", f"/v1/integrations/{hook}", {"enabled": False}).raise_for_status()
         page.get_by_role("button", name="Recover", exact=True).click()
         expect(result).to_contain_text("Not recovered — The integration is disabled")
+
+
+def test_a_recovery_beyond_one_page_says_the_rest_continues(stack: Stack, page: Page) -> None:
+    events = PAGE_SIZE + 1  # one attempt each: the request's page holds all but the oldest
+    with FakeWebhookReceiver(WEBHOOK_SECRET) as receiver:
+        failed_deliveries(stack, receiver, "Long-down webhook", events)
+        originals = {r.headers["webhook-id"] for r in receiver.requests}
+        connect(page, stack)
+        action(page, "Deliveries of", "Long-down webhook").click()
+        since = page.get_by_label("Recover failed deliveries since")
+        since.fill((datetime.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_role("button", name="Recover", exact=True).click()
+        expect(page.locator("#recover-result")).to_contain_text(f"{PAGE_SIZE} queued so far, the rest continues")
+        screenshot(page, "11-recovery-continues")
+        deadline = time.monotonic() + 60
+        while len(receiver.requests) < 2 * events:  # the walker queues the oldest one after the answer
+            assert time.monotonic() < deadline, "the recovered deliveries did not all arrive"
+            time.sleep(0.2)
+        time.sleep(1)  # anything sent twice would have arrived by now
+        resent = receiver.requests[events:]
+        assert sorted(r.headers["webhook-id"] for r in resent) == sorted(originals), "each failed delivery once"

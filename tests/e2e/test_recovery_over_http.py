@@ -16,6 +16,7 @@ import requests
 from ops import local_outputs
 
 from devstack.testing import UNTHROTTLED, start_local_stack, stop_local_stack
+from integrations.api.recovery import PAGE_SIZE
 from tests.e2e.test_delivery_over_http import create_webhook, wait_for
 from tests.providers.fakes import FakeWebhookReceiver, Recorded, Reply
 
@@ -70,6 +71,13 @@ def logs(api_url: str, hook: str) -> list[dict[str, Any]]:
     answer = requests.get(f"{api_url}/v1/integrations/{hook}/logs?limit=100", headers={"X-API-Key": KEY}, timeout=30)
     assert answer.status_code == 200, answer.text
     return list(answer.json()["data"])
+
+
+def logged(api_url: str, hook: str) -> int:
+    """How many entries the integration's log holds."""
+    answer = requests.get(f"{api_url}/v1/integrations/{hook}/logs?limit=1", headers={"X-API-Key": KEY}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["pagination"]["total"])
 
 
 def integration(api_url: str, hook: str) -> dict[str, Any]:
@@ -130,12 +138,16 @@ def test_down_auto_disabled_re_enabled_recovered_every_failed_delivery_arrives_o
         assert enabled.status_code == 200 and enabled.json()["enabled"] is True
         accepted = requests.post(recover, json=since, headers=headers, timeout=30)
         assert accepted.status_code == 202, accepted.text
-        assert accepted.json()["status"] == "accepted" and accepted.json()["since"] == since["since"]
+        answer = accepted.json()
+        assert answer["status"] == "accepted" and answer["since"] == since["since"]
+        # Seven entries: the request walked them all, and its count is what arrives.
+        assert (answer["queued"], answer["complete"]) == (EVENTS + 1, True)
 
-        wait_for(lambda: len(receiver.requests) == len(failed) + EVENTS + 1, timeout=60)
+        wait_for(lambda: len(receiver.requests) == len(failed) + answer["queued"], timeout=60)
         wait_for(lambda: deliveries_queue_empty(aws_url), timeout=30)
         time.sleep(2)  # anything sent twice would have arrived by now
         recovered = receiver.requests[len(failed) :]
+        assert len(recovered) == answer["queued"]
         assert Counter(r.headers["webhook-id"] for r in recovered) == dict.fromkeys(originals, 1), "each once"
         for request in recovered:
             assert request.json() == originals[request.headers["webhook-id"]], "the original payload"
@@ -143,6 +155,46 @@ def test_down_auto_disabled_re_enabled_recovered_every_failed_delivery_arrives_o
         entries = logs(api_url, hook)
         assert [e["status"] for e in entries[: EVENTS + 1]] == ["success"] * (EVENTS + 1)
         assert integration(api_url, hook)["lastDeliveryStatus"] == "success"
+
+
+class RejectingReceiver(FakeWebhookReceiver):
+    """A customer's endpoint that rejects every delivery (400: one attempt each) until it is fixed."""
+
+    broken = True
+
+    def default_reply(self, request: Recorded) -> Reply:
+        return Reply(400, "rejected") if self.broken else super().default_reply(request)
+
+
+def test_a_backlog_beyond_one_page_answers_the_first_pages_count_and_the_rest_arrives(stack: tuple[str, str]) -> None:
+    api_url, aws_url = stack
+    events = PAGE_SIZE + 5
+    started = datetime.now(UTC).replace(microsecond=0)
+    with RejectingReceiver(SECRET) as receiver:
+        hook = create_webhook(api_url, "Rejecting receiver", receiver.url, SECRET, ["scan.completed"], key=KEY)["id"]
+        for n in range(events):
+            publish(aws_url, f"evt_backlog_{n}")
+        wait_for(lambda: logged(api_url, hook) == events, timeout=120)  # every attempt logged before recovering
+        originals = {r.headers["webhook-id"]: r.json() for r in receiver.requests}
+        assert len(originals) == events
+
+        receiver.broken = False
+        accepted = requests.post(
+            f"{api_url}/v1/integrations/{hook}/recover",
+            json={"since": started.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            headers={"X-API-Key": KEY},
+            timeout=30,
+        )
+        assert accepted.status_code == 202, accepted.text
+        # One attempt per delivery: the request's page is PAGE_SIZE deliveries, the walker queues the other five.
+        assert (accepted.json()["queued"], accepted.json()["complete"]) == (PAGE_SIZE, False)
+
+        wait_for(lambda: len(receiver.requests) == 2 * events, timeout=120)
+        wait_for(lambda: deliveries_queue_empty(aws_url), timeout=30)
+        time.sleep(2)  # anything sent twice would have arrived by now
+        recovered = receiver.requests[events:]
+        assert Counter(r.headers["webhook-id"] for r in recovered) == dict.fromkeys(originals, 1), "each once"
+        assert all(request.json() == originals[request.headers["webhook-id"]] for request in recovered)
 
 
 def test_the_recover_route_refuses_bad_input_over_http(stack: tuple[str, str]) -> None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -141,9 +141,12 @@ def test_each_delivery_whose_latest_attempt_failed_is_sent_once_with_its_deliver
     assert reply.body == {
         "recoveryId": str(uuid.UUID(reply.body["recoveryId"])),
         "status": "accepted",
+        "queued": 2,  # evt_twice and evt_once
+        "complete": True,  # seven entries: the request walked them all
         "since": asked,
         "until": reply.body["until"],
     }
+    assert api.messages("RecoveryQueue") == [], "nothing left for the batch walker"
     api.drain()
 
     resent = receiver.requests[before:]
@@ -167,7 +170,8 @@ def test_attempts_before_since_are_not_sent_again(api: Api, receiver: FakeWebhoo
     publish(api, "evt_new")
     fixed_clock.set(timedelta(hours=2))
     before = receiver.requests
-    assert recover(api, hook, {"since": clock.iso(START + timedelta(minutes=30))}).status == 202
+    reply = recover(api, hook, {"since": clock.iso(START + timedelta(minutes=30))})
+    assert (reply.status, reply.body["queued"], reply.body["complete"]) == (202, 1, True)
     api.drain()
     [resent] = receiver.requests[len(before) :]
     assert resent.headers["webhook-id"] == before[1].headers["webhook-id"]
@@ -192,20 +196,73 @@ def test_a_large_backlog_is_walked_in_bounded_batches_each_delivery_once(
         return walk(self, batch)
 
     monkeypatch.setattr(recovery.Recoverer, "walk", counting_walk)
-    assert recover(api, hook, {"since": since()}).status == 202
+    reply = recover(api, hook, {"since": since()})
+    # The request's own page is entries 16, 15, 14: evt_7's two attempts and evt_6's latest.
+    assert (reply.status, reply.body["queued"], reply.body["complete"]) == (202, 2, False)
+    assert len(api.messages("DeliveriesQueue")) == 2 and len(api.messages("RecoveryQueue")) == 1
     api.drain()
     resent = [r.headers["webhook-id"] for r in receiver.requests[before:]]
     assert sorted(resent) == sorted(failed_ids), "every failed delivery, each once"
-    assert pages == [16, 13, 10, 7, 4, 1], "one page of at most 3 entries per batch, newest first"
+    assert pages == [13, 10, 7, 4, 1], "the rest in pages of at most 3 entries per batch, newest first"
 
 
-def test_a_batch_handed_over_twice_sends_nothing_twice(api: Api, receiver: FakeWebhookReceiver) -> None:
+def test_a_backlog_of_exactly_one_page_is_counted_in_full(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 4)
+    hook = webhook(api, receiver.url)
+    for n in range(4):
+        receiver.script(Reply(400))
+        publish(api, f"evt_{n}")
+    before = len(receiver.requests)
+    reply = recover(api, hook, {"since": since()})
+    assert (reply.body["queued"], reply.body["complete"]) == (4, True), reply.body
+    assert api.messages("RecoveryQueue") == []
+    api.drain()
+    assert len(receiver.requests) - before == 4
+
+
+def test_a_retried_request_or_a_walker_rereading_its_page_sends_nothing_twice(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 2)
     hook = webhook(api, receiver.url)
     for n in range(3):
         receiver.script(Reply(400))
         publish(api, f"evt_{n}")
     before = len(receiver.requests)
-    assert recover(api, hook, {"since": since()}).status == 202
+    asked = {"since": since()}
+    first = recover(api, hook, asked)
+    again = recover(api, hook, asked)  # a client retrying, the log not moved meanwhile: the same recovery
+    assert first.body["recoveryId"] == again.body["recoveryId"]
+    assert [(r.body["queued"], r.body["complete"]) for r in (first, again)] == [(2, False), (2, False)]
+    # A walker handed the request's own page (position 3, the log's newest) claims the same deliveries again.
+    page_of_the_request = recovery.RecoveryBatch(
+        recoveryId=first.body["recoveryId"],
+        accountId="acct_a",
+        integrationId=hook,
+        since=datetime.fromisoformat(asked["since"]),
+        position=3,
+    )
+    assert recovery.from_environment().walk(page_of_the_request) == 2
+    jobs = [json.loads(m["Body"]) for m in api.messages("DeliveriesQueue")]
+    assert len(jobs) == 6 and len({job["redeliveryId"] for job in jobs}) == 2
+    api.drain()
+    resent = [r.headers["webhook-id"] for r in receiver.requests[before:]]
+    assert sorted(resent) == sorted({r.headers["webhook-id"] for r in receiver.requests[:before]}), "each once"
+
+
+def test_a_batch_handed_over_twice_sends_nothing_twice(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 1)
+    hook = webhook(api, receiver.url)
+    for n in range(4):
+        receiver.script(Reply(400))
+        publish(api, f"evt_{n}")
+    before = len(receiver.requests)
+    assert recover(api, hook, {"since": since()}).body["queued"] == 1  # the request's page: one entry
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 3)  # the rest in one batch
     sqs = boto3.client("sqs")
     queue = api.resources.ref("RecoveryQueue")
     [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -214,9 +271,9 @@ def test_a_batch_handed_over_twice_sends_nothing_twice(api: Api, receiver: FakeW
     assert recovery.from_environment().walk(batch) == 3, "the same batch again claims its own deliveries"
     sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     jobs = [json.loads(m["Body"]) for m in api.messages("DeliveriesQueue")]
-    assert len(jobs) == 6 and len({job["redeliveryId"] for job in jobs}) == 3
+    assert len(jobs) == 7 and len({job["redeliveryId"] for job in jobs}) == 4
     api.drain()
-    assert len(receiver.requests) - before == 3, "the dispatcher runs each redelivery id once"
+    assert len(receiver.requests) - before == 4, "the dispatcher runs each redelivery id once"
 
 
 def test_a_second_recovery_walks_the_log_afresh(api: Api, receiver: FakeWebhookReceiver) -> None:
@@ -236,19 +293,25 @@ def test_a_second_recovery_walks_the_log_afresh(api: Api, receiver: FakeWebhookR
 
 def test_an_empty_log_is_accepted_and_sends_nothing(api: Api, receiver: FakeWebhookReceiver) -> None:
     hook = webhook(api, receiver.url)
-    assert recover(api, hook, {"since": since()}).status == 202
+    reply = recover(api, hook, {"since": since()})
+    assert (reply.status, reply.body["queued"], reply.body["complete"]) == (202, 0, True)
     assert api.messages("RecoveryQueue") == []
     api.drain()
     assert receiver.requests == []
 
 
-def test_a_recovery_stops_when_the_integration_is_disabled_meanwhile(api: Api, receiver: FakeWebhookReceiver) -> None:
+def test_a_recovery_stops_when_the_integration_is_disabled_meanwhile(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "PAGE_SIZE", 1)
     hook = webhook(api, receiver.url)
-    receiver.script(Reply(400))
-    publish(api, "evt_1")
+    for n in range(3):
+        receiver.script(Reply(400))
+        publish(api, f"evt_{n}")
     before = len(receiver.requests)
-    assert recover(api, hook, {"since": since()}).status == 202
+    reply = recover(api, hook, {"since": since()})
+    assert (reply.body["queued"], reply.body["complete"]) == (1, False)
     api.request("PATCH", f"/v1/integrations/{hook}", {"enabled": False})
     api.drain()
-    assert len(receiver.requests) == before
-    assert api.messages("DeliveriesQueue") == []
+    assert len(receiver.requests) == before, "the walker stops, and the request's own job is skipped"
+    assert api.messages("DeliveriesQueue") == [] and api.messages("RecoveryQueue") == []

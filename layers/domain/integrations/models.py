@@ -207,11 +207,22 @@ class RecoveryRequest(_Request):
 
 
 class RecoveryResponse(BaseModel):
-    """The recover route's answer: the recovery is accepted and walks the log in batches in the background, so how
-    many deliveries it sends again is not known yet (they appear in the delivery log as they are sent)."""
+    """The recover route's answer: how many deliveries the request queued from the log's first page, and whether
+    that was the whole walk (``complete``) or the rest continues in the background."""
 
     recoveryId: str = Field(description="This recovery's id (its redeliveries are logged like any attempt)")
-    status: Literal["accepted"]
+    status: Literal["accepted"] = Field(
+        description="Always `accepted` (kept from the first version of this answer); `complete` says what remains"
+    )
+    queued: int = Field(
+        ge=0,
+        description="Deliveries this request queued to be sent again (from the log's first page of 100 attempts); "
+        "the final count when `complete` is true",
+    )
+    complete: bool = Field(
+        description="True when the whole window was walked within the request, so `queued` is the final count; "
+        "false when the rest of the log is walked in the background (its redeliveries appear in the delivery log)"
+    )
     since: str = Field(description="Deliveries whose latest attempt failed at or after this time are sent again")
     until: str = Field(description="Attempts logged up to this time are considered; later ones are not")
 

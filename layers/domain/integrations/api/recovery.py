@@ -1,17 +1,20 @@
 """Recovery: every delivery of an integration whose latest attempt failed since a given time, sent again once.
 
-The route checks the request and queues one *recovery batch*; the recovery-batches function reads one bounded page
-of the delivery log per batch, newest first, queues the redeliveries it finds and then the next page as a new batch.
-A backlog of any size thus costs bounded work per Lambda run, and the route answers before anything is sent.
+The route checks the request and walks the first page of the delivery log itself, newest first, queuing the
+redeliveries it finds, so its answer can say how many it queued; a longer walk continues as *recovery batches*, one
+bounded page of the log per run of the recovery-batches function, each queuing the next. A backlog of any size thus
+costs bounded work per Lambda run, and the answer's count is final when the first page was the whole walk.
 
 The walk reads every attempt (the log's ``all`` view), not only the failed ones: a delivery's *latest* attempt
 decides, and met newest first, a delivery's first entry is its latest attempt. A claim per (recovery, delivery) in
-the provider-state table remembers, across batches, which deliveries were already met, so a delivery that failed
+the provider-state table remembers, across pages, which deliveries were already met, so a delivery that failed
 twice is sent once and one whose latest attempt succeeded not at all. Each redelivery is the redeliver route's job
 (integrations.api.redelivery): the original delivery id and event, a redelivery id of its own.
 
-SQS may hand a batch over twice: its claims are its own again (they name its position), and its redelivery ids are
-derived from (recovery, delivery), so the dispatcher's idempotency runs each recovered delivery once.
+A page may be walked twice (SQS hands a batch over twice; a client retries a request that timed out): its claims are
+its own again (they name its position), and its redelivery ids are derived from (recovery, delivery), so the
+dispatcher's idempotency runs each recovered delivery once. A retried request is the same recovery as long as the
+log has not moved: the recovery id is derived from (integration, since, the log's newest position).
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
-from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore
+from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
 
-PAGE_SIZE = 100  # log entries per batch: a few hundred small DynamoDB reads and writes, seconds of work
+PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): a few hundred small DynamoDB calls
 SQS_BATCH = 10  # SendMessageBatch's limit
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
@@ -41,6 +44,7 @@ SQS_BATCH = 10  # SendMessageBatch's limit
 RECORDING_LAG = timedelta(minutes=15)
 CLAIM_SECONDS = 3 * 24 * 3600  # a recovery's claims outlive its batches (a batch may wait in its queue for retries)
 _REDELIVERY_NAMESPACE = uuid.UUID("0b6f3d52-2f1e-4a8e-9d67-1c5a3e9b7f21")
+_RECOVERY_NAMESPACE = uuid.UUID("5d1c7a0e-8f3b-4c62-a1e4-6b9d2f0c3e87")
 
 
 class RecoveryBatch(BaseModel):
@@ -74,6 +78,11 @@ def parse_since(text: str, now: datetime) -> datetime:
     return since
 
 
+def recovery_id(integration_id: str, since: datetime, newest: int) -> str:
+    """The same for a request retried before the log moved, so the retry re-walks the same recovery's first page."""
+    return str(uuid.uuid5(_RECOVERY_NAMESPACE, f"{integration_id}/{since.isoformat()}/{newest}"))
+
+
 def redelivery_id(recovery_id: str, delivery_id: str) -> str:
     """The same for a delivery met twice by one recovery (a batch handed over twice), so it is sent once."""
     return str(uuid.uuid5(_REDELIVERY_NAMESPACE, f"{recovery_id}/{delivery_id}"))
@@ -95,21 +104,34 @@ class Recoverer:
         self.claims_table = claims_table
 
     def start(self, account_id: str, integration_id: str, since_text: str) -> RecoveryResponse:
-        """Queue the recovery's first batch; 400 for a bad ``since``, 404 for a foreign id, 409 while disabled."""
+        """Queue the redeliveries of the log's first page, and a batch for the rest if there is more; how many were
+        queued. 400 for a bad ``since``, 404 for a foreign id, 409 while disabled."""
         now = clock.now()
         since = parse_since(since_text, now)
         record = self.integrations.get_live(account_id, integration_id)  # another account's answers 404 here
         if not record.enabled:
             raise Conflict("The integration is disabled; enable it before recovering its deliveries")
-        newest = self.logs.page(integration_id, ALL, 1, 1).newest  # later attempts (the recovery's own) are not read
+        # The page starts at the log's newest position now: later attempts (the recovery's own) are never read.
+        first = self.logs.page(integration_id, ALL, 1, PAGE_SIZE)
         batch = RecoveryBatch(
-            recoveryId=clock.new_id(), accountId=account_id, integrationId=integration_id, since=since, position=newest
+            recoveryId=recovery_id(integration_id, since, first.newest),
+            accountId=account_id,
+            integrationId=integration_id,
+            since=since,
+            position=first.newest,
         )
-        if newest > 0:
-            self._queue_batch(batch)
-        logger.info("Recovery accepted", extra={"recovery_id": batch.recoveryId, "since": clock.iso(since)})
+        queued, complete = self._walk_page(batch, first)
+        logger.info(
+            "Recovery accepted",
+            extra={"recovery_id": batch.recoveryId, "since": clock.iso(since), "queued": queued, "complete": complete},
+        )
         return RecoveryResponse(
-            recoveryId=batch.recoveryId, status="accepted", since=clock.iso(since), until=clock.iso(now)
+            recoveryId=batch.recoveryId,
+            status="accepted",
+            queued=queued,
+            complete=complete,
+            since=clock.iso(since),
+            until=clock.iso(now),
         )
 
     def walk(self, batch: RecoveryBatch) -> int:
@@ -122,8 +144,14 @@ class Recoverer:
             logger.info("Recovery stopped: integration deleted or disabled", extra={"recovery_id": batch.recoveryId})
             return 0
         found = self.logs.page(batch.integrationId, ALL, 1, PAGE_SIZE, position=batch.position)
+        queued, _ = self._walk_page(batch, found)
+        return queued
+
+    def _walk_page(self, batch: RecoveryBatch, found: LogPage) -> tuple[int, bool]:
+        """Queue the redeliveries of ``found`` (the page at ``batch.position``), then the next page's batch unless
+        the walk is over; how many were queued, and whether the walk is over."""
         jobs: list[DeliveryJob] = []
-        met: set[str] = set()  # this batch's deliveries (its claims would let it claim them again)
+        met: set[str] = set()  # this page's deliveries (its claims would let it claim them again)
         reached_since = False
         for entry in found.entries:
             started = datetime.fromisoformat(entry.deliveredAt)
@@ -147,7 +175,7 @@ class Recoverer:
         if next_position is not None:
             self._queue_batch(batch.model_copy(update={"position": next_position}))
         logger.info(
-            "Recovery batch done",
+            "Recovery page done",
             extra={
                 "recovery_id": batch.recoveryId,
                 "position": batch.position,
@@ -155,10 +183,10 @@ class Recoverer:
                 "last": next_position is None,
             },
         )
-        return len(jobs)
+        return len(jobs), next_position is None
 
     def _claim(self, batch: RecoveryBatch, delivery_id: str) -> bool:
-        """True the first time this recovery meets the delivery (or again in the batch that first met it)."""
+        """True the first time this recovery meets the delivery (or again on the page that first met it)."""
         dynamodb = aws.client("dynamodb")
         try:
             dynamodb.put_item(
@@ -184,7 +212,7 @@ class Recoverer:
                 QueueUrl=self.deliveries_queue_url,
                 Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)],
             )
-            if response.get("Failed"):  # the batch is retried: its claims and redelivery ids are the same again
+            if response.get("Failed"):  # the page is walked again: its claims and redelivery ids are the same again
                 raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} redeliveries were not queued")
 
     def _queue_batch(self, batch: RecoveryBatch) -> None:
