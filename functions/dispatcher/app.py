@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import batch, dispatch, pacing, retry, settings
+from integrations import batch, dispatch, http, pacing, retry, settings, snapstart
 from integrations.jobs import DeliveryJob
 from integrations.observability import logger, record_service_failure, tracer
 
@@ -83,6 +83,15 @@ def retry_later(record: SQSRecord, attempt: int, retry_after: float | None, erro
         return False
     retry.schedule_retry(queues.deliveries_queue_url, record.receipt_handle, delay)
     return True
+
+
+# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
+snapstart.prepare(
+    lambda: settings.load(settings.QueueSettings),
+    dispatch.from_environment,
+    http.prepare,
+    snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

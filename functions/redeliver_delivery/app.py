@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import redelivery
+from integrations import redelivery, snapstart
 from integrations.api import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
 from integrations.models import RedeliveryResponse
 from integrations.observability import logger, tracer
@@ -39,6 +39,9 @@ def redeliver_delivery(id: str, logId: str) -> Response[dict[str, Any]]:  # noqa
 
 
 app = build_app(router)
+
+# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
+snapstart.prepare(redelivery.from_environment, snapstart.clients("dynamodb", "sqs"))
 
 
 @logger.inject_lambda_context(clear_state=True)
