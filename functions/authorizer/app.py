@@ -9,9 +9,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations import apikeys, gateway_policy, settings, snapstart
 from integrations.observability import logger
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(lambda: settings.load(settings.AuthorizerSettings), snapstart.clients("dynamodb"))
-
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -26,3 +23,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return gateway_policy.policy(event["methodArn"], None)
     # The usage key lets API Gateway apply the account's own rate limits (the API's key source is the authorizer).
     return gateway_policy.policy(event["methodArn"], owner.account_id, owner.usage_key)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    lambda: settings.load(settings.AuthorizerSettings),
+    snapstart.clients("dynamodb"),
+    snapstart.invoke(lambda_handler, snapstart.authorizer_request(), times=snapstart.REPEAT),
+)

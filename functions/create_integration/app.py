@@ -34,11 +34,24 @@ def create_integration(request: CreateIntegrationRequest) -> IntegrationResponse
 
 app = build_app(router)
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(service.from_environment, snapstart.clients("dynamodb", "secretsmanager"))
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# Refused whatever ALLOW_LOCAL_DESTINATIONS says (no credentials): the priming request creates nothing.
+INVALID_REQUEST = {"provider": "webhook", "name": "priming", "credentials": {}, "enabledEvents": ["scan.completed"]}
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    snapstart.clients("dynamodb", "secretsmanager"),
+    # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.
+    lambda: service.from_environment().store.get(snapstart.PRIMING_ACCOUNT, snapstart.PRIMING_ID),
+    snapstart.invoke(
+        lambda_handler, snapstart.api_request("POST", "/v1/integrations", INVALID_REQUEST), times=snapstart.REPEAT
+    ),
+)

@@ -30,11 +30,21 @@ def delete_integration(id: str) -> DeleteResponse:  # noqa: A002 - the seed's na
 
 app = build_app(router)
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(service.from_environment, snapstart.clients("dynamodb", "secretsmanager"))
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("DELETE", f"/v1/integrations/{snapstart.PRIMING_ID}"),
+        times=snapstart.REPEAT,
+    ),
+)

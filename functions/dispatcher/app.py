@@ -85,15 +85,6 @@ def retry_later(record: SQSRecord, attempt: int, retry_after: float | None, erro
     return True
 
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(
-    lambda: settings.load(settings.QueueSettings),
-    dispatch.from_environment,
-    http.prepare,
-    snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
-)
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -101,3 +92,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # (registered before the batch's threads start; they only read it).
     dispatch.from_environment().idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    lambda: settings.load(settings.QueueSettings),
+    dispatch.from_environment,
+    http.prepare,
+    snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
+    snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.delivery_job())),
+)

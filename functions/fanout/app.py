@@ -20,12 +20,17 @@ def record_handler(record: SQSRecord) -> None:
     fanout.from_environment().handle(record.body)
 
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(fanout.from_environment, snapstart.clients("dynamodb", "sqs"))
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     fanout.from_environment().idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    fanout.from_environment,
+    snapstart.clients("dynamodb", "sqs"),
+    snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.scanner_event())),
+)

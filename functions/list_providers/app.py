@@ -29,11 +29,18 @@ def list_providers() -> ProvidersResponse:
 
 app = build_app(router)
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(provider_catalog)
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    provider_catalog,
+    snapstart.invoke(
+        lambda_handler, snapstart.api_request("GET", "/v1/integrations/providers"), times=snapstart.REPEAT
+    ),
+)

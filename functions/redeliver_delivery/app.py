@@ -40,11 +40,21 @@ def redeliver_delivery(id: str, logId: str) -> Response[dict[str, Any]]:  # noqa
 
 app = build_app(router)
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(redelivery.from_environment, snapstart.clients("dynamodb", "sqs"))
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    redelivery.from_environment,
+    snapstart.clients("dynamodb", "sqs"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/logs/{snapstart.PRIMING_ID}/redeliver"),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -39,16 +39,23 @@ def test_integration(id: str) -> Response[dict[str, Any]]:  # noqa: A002 - the s
 
 app = build_app(router)
 
-# SnapStart: done before the snapshot instead of at the first request (integrations.snapstart).
-snapstart.prepare(
-    service.from_environment,
-    dispatch.from_environment,
-    http.prepare,
-    snapstart.clients("dynamodb", "secretsmanager", "sesv2"),
-)
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    dispatch.from_environment,
+    http.prepare,
+    snapstart.clients("dynamodb", "secretsmanager", "sesv2"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/test"),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -15,8 +15,12 @@ work of ``prepare`` then happens on first use, as before.
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import random
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +65,116 @@ def clients(*services: str) -> Step:
             aws.client(service)
 
     return create_clients
+
+
+# Priming requests come from an account that owns nothing, for an integration that does not exist: each runs its
+# function's code (validation, the first AWS call of each client, the error or empty answer) and changes nothing,
+# but that fan-out and the dispatcher keep one idempotency record each (a day, a week) per published version.
+PRIMING_ACCOUNT = "acct_snapstart_priming"
+PRIMING_ID = "00000000-0000-7000-8000-000000000000"
+
+
+class PrimingContext:
+    """The Lambda context of a priming request: the function's own names, and all of the init phase's time."""
+
+    def __init__(self) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "snapstart-priming")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = ""
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"))
+        self.aws_request_id = f"snapstart-priming-{uuid.uuid4()}"
+        self.log_group_name = ""
+        self.log_stream_name = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000  # the longest init: the dispatcher must not defer the priming job for lack of time
+
+
+# Python specialises the bytecode a function runs after its first few calls: a request primed once is still
+# slower than a warm one. Idempotent priming requests (the routes', the authorizer's) run this many times.
+REPEAT = 3
+
+
+def invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], times: int = 1) -> Step:
+    """A step invoking ``handler`` with ``event`` (a priming request) ``times`` times, as Lambda would."""
+
+    def prime() -> None:
+        for _ in range(times):
+            handler(copy.deepcopy(event), PrimingContext())
+
+    return prime
+
+
+def api_request(method: str, path: str, body: Any = None, resource: str | None = None) -> dict[str, Any]:
+    """An API Gateway proxy event of the priming account, as the authorizer lets it through."""
+    context = {
+        "resourcePath": resource or path,
+        "httpMethod": method,
+        "path": path,
+        "stage": "snapstart",
+        "requestId": "snapstart-priming",
+        "identity": {"sourceIp": "127.0.0.1"},
+        "authorizer": {"principalId": PRIMING_ACCOUNT, "accountId": PRIMING_ACCOUNT},
+    }
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def scanner_event() -> dict[str, Any]:
+    """A canonical scan.completed event of the priming account (no integration receives it)."""
+    return {
+        "id": f"evt_snapstart_priming_{uuid.uuid4()}",
+        "type": "scan.completed",
+        "accountId": PRIMING_ACCOUNT,
+        "occurredAt": "2026-01-01T00:00:00Z",
+        "data": {
+            "scan": {"id": "snapstart-priming", "target": "https://priming.invalid", "url": "https://priming.invalid"}
+        },
+    }
+
+
+def delivery_job() -> dict[str, Any]:
+    """A delivery job of the priming account for an integration that does not exist: read, skipped, nothing sent."""
+    return {
+        "deliveryId": str(uuid.uuid4()),
+        "accountId": PRIMING_ACCOUNT,
+        "integrationId": PRIMING_ID,
+        "eventType": "scan.completed",
+        "event": scanner_event(),
+    }
+
+
+def authorizer_request() -> dict[str, Any]:
+    """An authorizer request with a key no account has (a DynamoDB read, then a Deny)."""
+    arn = "arn:aws:execute-api:us-east-1:000000000000:snapstart/priming/GET/v1/integrations"
+    return {"type": "REQUEST", "methodArn": arn, "headers": {"X-API-Key": "apvk_snapstart_priming"}}
+
+
+def queue_batch(body: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event of one message, as Lambda's event source mapping hands it over."""
+    record = {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "snapstart-priming",
+        "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:snapstart-priming",
+        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
+    }
+    return {"Records": [record]}
 
 
 def before_snapshot() -> None:
