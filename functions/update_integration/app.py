@@ -7,12 +7,14 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import service, snapstart
+from integrations import providers, service, snapstart
 from integrations.api import account_id, build_app, error_responses, integration_id
 from integrations.models import IntegrationResponse, UpdateIntegrationRequest
 from integrations.observability import logger, tracer
 
 router = Router()
+# Every request validates against its provider: the registry is loaded at init, not by the first request.
+_ = providers.PROVIDERS
 
 
 @router.patch(

@@ -2,7 +2,8 @@
 each copy restored from that snapshot must not share with the others.
 
 Before the snapshot each function does what its first request would otherwise do: import what requests need,
-load its settings, create its boto3 clients, build its resolver. After a restore, every copy reseeds ``random``
+load its settings, create its boto3 clients and wiring, then answer a priming request (see PRIMING_ACCOUNT) so
+that its resolver, models and first AWS calls have run once. After a restore, every copy reseeds ``random``
 (retry jitter: copies restored from one snapshot would otherwise draw the same delays and retry in lockstep) and
 drops what it must not share or keep: cached secrets (read before the snapshot, possibly changed since) and
 pooled connections (their sockets were open in another machine's past).
