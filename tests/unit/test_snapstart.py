@@ -154,3 +154,17 @@ def test_a_restored_copy_opens_new_provider_connections(
     snapstart.after_restore()
     assert session.get(keep_alive.url, timeout=5).status_code == 204
     assert len(keep_alive.connections) == 2
+
+
+def test_a_failed_priming_request_does_not_fail_the_snapshot(hooks: None, caplog: pytest.LogCaptureFixture) -> None:
+    """Priming only saves the first request some work: AWS throttling it must not fail the version's publication."""
+    calls: list[str] = []
+
+    def handler(event: dict[str, Any], context: snapstart.PrimingContext) -> None:
+        calls.append(context.aws_request_id)
+        raise RuntimeError("throttled")
+
+    snapstart.prepare(snapstart.invoke(handler, {"Records": []}, times=3), lambda: calls.append("after"))
+    snapstart.before_snapshot()
+    assert len(calls) == 2 and calls[0].startswith("snapstart-priming-") and calls[1] == "after"
+    assert "SnapStart priming request failed" in caplog.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import random
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 try:
     import snapshot_restore_py as _runtime
-except ImportError:  # not in the local stack's or the tests' environment: the hooks stay local
+except ImportError:  # outside Lambda, where nothing installed it: the hooks stay local
     _runtime = None
 
 Step = Callable[[], Any]
@@ -100,8 +101,12 @@ def invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], times: int
     """A step invoking ``handler`` with ``event`` (a priming request) ``times`` times, as Lambda would."""
 
     def prime() -> None:
-        for _ in range(times):
-            handler(copy.deepcopy(event), PrimingContext())
+        try:
+            for _ in range(times):
+                handler(copy.deepcopy(event), PrimingContext())
+        except Exception:
+            # Priming only saves the first request some work: a failure (AWS throttling…) must not fail the deploy.
+            logging.getLogger(__name__).warning("SnapStart priming request failed", exc_info=True)
 
     return prime
 
