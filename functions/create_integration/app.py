@@ -51,6 +51,7 @@ INVALID_REQUEST = {"provider": "webhook", "name": "priming", "credentials": {}, 
 snapstart.prepare(
     service.from_environment,
     snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),  # its undo; no read
     # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.
     lambda: service.from_environment().store.get(snapstart.PRIMING_ACCOUNT, snapstart.PRIMING_ID),
     snapstart.invoke(

@@ -53,6 +53,7 @@ snapstart.prepare(
     dispatch.from_environment,
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sesv2"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/test"),

@@ -44,6 +44,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 snapstart.prepare(
     service.from_environment,
     snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("PATCH", f"/v1/integrations/{snapstart.PRIMING_ID}", {"name": "n"}),

@@ -168,3 +168,22 @@ def test_a_failed_priming_request_does_not_fail_the_snapshot(hooks: None, caplog
     snapstart.before_snapshot()
     assert len(calls) == 2 and calls[0].startswith("snapstart-priming-") and calls[1] == "after"
     assert "SnapStart priming request failed" in caplog.text
+
+
+def test_the_secrets_priming_asks_for_the_priming_accounts_secret_which_cannot_exist(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SECRETS_PREFIX", "stack/integrations")
+    with mock_aws():
+        vault = CredentialVault("stack/integrations")
+        asked: list[str] = []
+
+        def read(name: str) -> Any:
+            asked.append(name)
+            return vault.read(name, None)  # Secrets Manager answers ResourceNotFoundException
+
+        snapstart.missing_secret(read)()
+        assert asked == [f"stack/integrations/{snapstart.PRIMING_ACCOUNT}/{snapstart.PRIMING_ID}"]
+        assert "priming call failed" not in caplog.text  # the expected answer is not a failure
+        snapstart.missing_secret(lambda name: boto3.client("secretsmanager").get_secret_value(SecretId=""))()
+        assert "SnapStart priming call failed" in caplog.text  # any other answer is logged, and the snapshot goes on

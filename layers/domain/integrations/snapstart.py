@@ -111,6 +111,25 @@ def invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], times: int
     return prime
 
 
+def missing_secret(call: Callable[[str], Any]) -> Step:
+    """A step calling Secrets Manager (``call(name)``) about the priming account's secret, which cannot exist: the
+    client's first call is made, nothing is read or changed (ResourceNotFoundException is the expected answer)."""
+
+    def prime() -> None:
+        from botocore.exceptions import ClientError
+
+        prefix = os.environ.get("SECRETS_PREFIX", "snapstart").rstrip("/")
+        try:
+            call(f"{prefix}/{PRIMING_ACCOUNT}/{PRIMING_ID}")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+        except Exception:  # best effort, as the priming requests
+            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+
+    return prime
+
+
 def api_request(method: str, path: str, body: Any = None, resource: str | None = None) -> dict[str, Any]:
     """An API Gateway proxy event of the priming account, as the authorizer lets it through."""
     context = {
