@@ -43,6 +43,7 @@ CONFIGS: dict[str, dict[str, str]] = {
         "DeployConsole": "true",
         "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:oncall",
         "ManageApiGatewayLogsRole": "false",
+        "SnapStart": "PublishedVersions",  # as samconfig.toml's prod parameters
     },
     "console-off": {},
 }

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import gateway_policy
-from integrations.platform import settings
+from integrations.platform import settings, snapstart
 from integrations.platform.observability import logger
 from integrations.storage import apikeys
 
@@ -25,3 +25,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return gateway_policy.policy(event["methodArn"], None)
     # The usage key lets API Gateway apply the account's own rate limits (the API's key source is the authorizer).
     return gateway_policy.policy(event["methodArn"], owner.account_id, owner.usage_key)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    lambda: settings.load(settings.AuthorizerSettings),
+    snapstart.clients("dynamodb"),
+    snapstart.invoke(lambda_handler, snapstart.authorizer_request(), times=snapstart.REPEAT),
+)

@@ -7,12 +7,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integrations import providers
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses
 from integrations.models import CreateIntegrationRequest, IntegrationResponse
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
+# Every request validates against its provider: the registry is loaded at init, not by the first request.
+_ = providers.PROVIDERS
 
 
 @router.post(
@@ -39,3 +43,20 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# Refused whatever ALLOW_LOCAL_DESTINATIONS says (no credentials): the priming request creates nothing.
+INVALID_REQUEST = {"provider": "webhook", "name": "priming", "credentials": {}, "enabledEvents": ["scan.completed"]}
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),  # its undo; no read
+    # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.
+    lambda: service.from_environment().store.get(snapstart.PRIMING_ACCOUNT, snapstart.PRIMING_ID),
+    snapstart.invoke(
+        lambda_handler, snapstart.api_request("POST", "/v1/integrations", INVALID_REQUEST), times=snapstart.REPEAT
+    ),
+)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.models import DeleteResponse
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
@@ -35,3 +36,17 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("DELETE", f"/v1/integrations/{snapstart.PRIMING_ID}"),
+        times=snapstart.REPEAT,
+    ),
+)

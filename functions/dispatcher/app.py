@@ -18,8 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.delivery import batch, dispatch, pacing, retry
 from integrations.delivery.jobs import DeliveryJob
-from integrations.platform import settings
+from integrations.platform import settings, snapstart
 from integrations.platform.observability import logger, record_service_failure, tracer
+from integrations.providers import http
 
 processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 
@@ -93,3 +94,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # message's retry may take it again (registered before the batch's threads start; they only read it).
     dispatch.from_environment().claims.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    lambda: settings.load(settings.QueueSettings),
+    dispatch.from_environment,
+    http.prepare,
+    snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
+    snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.delivery_job())),
+)

@@ -12,6 +12,7 @@ from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.catalog import DeliveryStatus
 from integrations.models import DeliveryLogsResponse, LoggedEvent
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.storage import delivery_logs
 
@@ -51,3 +52,17 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    delivery_logs.from_environment,
+    snapstart.clients("dynamodb"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("GET", f"/v1/integrations/{snapstart.PRIMING_ID}/logs"),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api.provider_catalog import provider_catalog
 from integrations.api.resolver import build_app, error_responses
 from integrations.models import ProvidersResponse
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
@@ -33,3 +34,13 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    provider_catalog,
+    snapstart.invoke(
+        lambda_handler, snapstart.api_request("GET", "/v1/integrations/providers"), times=snapstart.REPEAT
+    ),
+)

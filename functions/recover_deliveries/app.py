@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import recovery
 from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id
 from integrations.models import RecoveryRequest, RecoveryResponse
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
@@ -48,3 +49,18 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# Before a SnapStart snapshot: a recovery asked by the priming account, which owns no integration (404, nothing
+# read beyond that or queued) (integrations.platform.snapstart).
+snapstart.prepare(
+    recovery.from_environment,
+    snapstart.clients("dynamodb", "sqs"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request(
+            "POST", f"/v1/integrations/{snapstart.PRIMING_ID}/recover", {"since": snapstart.an_hour_ago()}
+        ),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import redelivery
 from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
 from integrations.models import RedeliveryResponse
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
@@ -45,3 +46,16 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    redelivery.from_environment,
+    snapstart.clients("dynamodb", "sqs"),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/logs/{snapstart.PRIMING_ID}/redeliver"),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from integrations.platform import snapstart
 from integrations.platform.errors import error_body
 
 # The methods each resource serves (template.yaml's routes; tests/fuzz checks this against openapi.json):
@@ -30,3 +31,11 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         body = error_body("method_not_allowed", f"Method {event.get('httpMethod')} not allowed on this path")
         headers["Allow"] = allowed
     return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
+
+
+# SnapStart: the first request's work done before the snapshot (integrations.platform.snapstart).
+snapstart.prepare(
+    snapstart.invoke(
+        lambda_handler, snapstart.api_request("GET", "/snapstart", resource="/{proxy+}"), times=snapstart.REPEAT
+    )
+)

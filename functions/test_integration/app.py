@@ -12,7 +12,9 @@ from integrations.api import service, test_event
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.delivery import dispatch
 from integrations.models import TestResult
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
+from integrations.providers import http
 
 router = Router()
 
@@ -45,3 +47,19 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    dispatch.from_environment,
+    http.prepare,
+    snapstart.clients("dynamodb", "secretsmanager", "sesv2"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/test"),
+        times=snapstart.REPEAT,
+    ),
+)

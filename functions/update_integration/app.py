@@ -7,12 +7,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from integrations import providers
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.models import IntegrationResponse, UpdateIntegrationRequest
+from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
+# Every request validates against its provider: the registry is loaded at init, not by the first request.
+_ = providers.PROVIDERS
 
 
 @router.patch(
@@ -35,3 +39,17 @@ app = build_app(router)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# SnapStart: done before the snapshot instead of at the first request, ending with a priming request
+# (integrations.platform.snapstart).
+snapstart.prepare(
+    service.from_environment,
+    snapstart.clients("dynamodb", "secretsmanager"),
+    snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
+    snapstart.invoke(
+        lambda_handler,
+        snapstart.api_request("PATCH", f"/v1/integrations/{snapstart.PRIMING_ID}", {"name": "n"}),
+        times=snapstart.REPEAT,
+    ),
+)

@@ -186,3 +186,28 @@ def test_globals_merge_like_sam() -> None:
         {"Timeout": 3, "Layers": ["b"], "Environment": {"Variables": {"B": "2"}}},
     )
     assert merged == {"Timeout": 3, "Layers": ["a", "b"], "Environment": {"Variables": {"A": "1", "B": "2"}}}
+
+
+def test_a_functions_alias_and_version_name_the_function(tmp_path: Path) -> None:
+    """SAM's `!Ref MyFunction.Alias` (AutoPublishAlias, issue 13): the local stack has no versions, so an invoker
+    of the alias or version is given the function itself."""
+    template = _template(
+        """
+        Globals:
+          Function: {AutoPublishAlias: live}
+        Resources:
+          Fn: {Type: AWS::Serverless::Function, Properties: {Handler: app.handler, CodeUri: fn/}}
+          Plain: {Type: AWS::SQS::Queue}
+        """,
+        tmp_path,
+    )
+    resources = plan(template, "st")
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:st-Fn"
+    assert _resolve(template, {"Fn::GetAtt": ["Fn", "Arn"]}) == function_arn
+    assert _resolve(template, {"Ref": "Fn.Alias"}) == f"{function_arn}:live"
+    assert _resolve(template, {"Ref": "Fn.Version"}) == f"{function_arn}:1"
+    assert resources.logical_id_of({"Ref": "Fn.Alias"}, "test") == "Fn"
+    assert resources.logical_id_of(f"{function_arn}:live", "test") == "Fn"
+    assert resources.logical_id_of(function_arn, "test") == "Fn"
+    with pytest.raises(TemplateError, match="not an AWS::Serverless::Function"):
+        _resolve(template, {"Ref": "Plain.Alias"})

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from integrations.api.provider_catalog import provider_catalog
-from integrations.catalog import EVENT_TYPES
+from integrations.catalog import EVENT_TYPES, PROVIDER_IDS
 from integrations.providers import PROVIDERS, Provider
 from integrations.providers.base import ProviderModel
 from tests.conftest import seed_catalog_as_decided
@@ -78,3 +78,8 @@ def test_response_models_hold_no_secret_fields() -> None:
     secret_names = {"credentials", "config", "secretName", *PROVIDERS["jira"].credentials.model_fields}
     assert not secret_names & set(IntegrationResponse.model_fields)
     assert issubclass(IntegrationResponse, BaseModel)
+
+
+def test_the_api_models_know_the_registrys_ids_in_its_order() -> None:
+    """catalog.PROVIDER_IDS spares the routes that validate no credentials the import of every provider."""
+    assert tuple(PROVIDERS) == PROVIDER_IDS

@@ -14,8 +14,10 @@ import traceback
 from bench.figures import Figure
 
 # Each module exposes measure() -> list[Figure]; run in this order. dispatch: targets 1 and 5 (parallel
-# delivery, dispatcher overhead); logs: target 3; the others are named after what they measure.
-TARGETS = ("cost", "dispatch", "coldstart", "logs", "fanout", "package", "throughput")
+# delivery, dispatcher overhead; information since issue 13); spread: the arrival spread at the receivers;
+# coldstart: imports over their frameworks' floors; firstcall: the first invocation after the SnapStart hooks;
+# logs: target 3; the others are named after what they measure.
+TARGETS = ("cost", "dispatch", "spread", "coldstart", "firstcall", "logs", "fanout", "package", "throughput")
 
 HEADER = (
     "Each figure is a ratio measured in this one run (or a size, or a rate reported without a goal).\n"

@@ -1,4 +1,5 @@
-"""Target 2: importing each function's handler costs at most 1.2 times a bare ``import boto3``.
+"""Target 2, as issue 13 revised it: each function's handler imports in at most 1.1 times what the frameworks it is
+built on cost by themselves (its floor): our own code adds at most 10 % to Powertools, pydantic and boto3.
 
 Each sample is a fresh interpreter started with ``-S`` (no site-packages of this machine) whose ``sys.path``
 is laid out like a Lambda sandbox: the function's code (``/var/task``), the project's layer
@@ -10,9 +11,17 @@ environment (Globals merged) and the variables Lambda sets are exported.
 A function sample times ``import <handler module>`` followed by ``import boto3`` in one interval, so a
 handler cannot look cheaper by deferring boto3 to its first request; the baseline times ``import boto3``
 alone. Times are the CPU time of the importing process (``time.process_time``): imports are CPU-bound,
-and CPU time is far less inflated than wall time when other work shares the machine. Both sides run with
-warm bytecode caches (a discarded first round writes them), and each function sample is paired with a
-baseline sample taken just before it; the figure is the median of the paired ratios.
+and CPU time is far less inflated than wall time when other work shares the machine. The layer is the built one
+with the bytecode it ships (layers/domain/Makefile); the rest runs with warm bytecode caches (a discarded first
+round writes them). Each sample is paired with a baseline sample taken just before it, so that load from other
+work hits both sides of a ratio alike.
+
+The figure of a function is the median, over the rounds, of (its paired ratio) / (its floor's paired ratio in
+the same round). Its floor is the framework code it imports, with nothing of ours: Logger for the authorizer,
+Logger + Tracer + the REST resolver for the API routes, Logger + Tracer + Powertools' SQS batch processing and
+a pydantic model for fan-out and the dispatcher (their exactly-once claims are ours, not Powertools'
+idempotency), ``import boto3`` alone for the route fallback. Each function's ratio over a bare ``import boto3``
+(the goal before issue 13) is printed beside it.
 """
 
 from __future__ import annotations
@@ -33,10 +42,10 @@ from devstack.provision import plan
 from devstack.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-GOAL = 1.2
+GOAL = 1.1  # over the function's floor
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "5"))
 # The runtime's SDK and the public Powertools layer's content, at the versions the tests pin.
-RUNTIME_PACKAGES = ("boto3", "aws-lambda-powertools[tracer]", "pydantic")
+RUNTIME_PACKAGES = ("boto3", "aws-lambda-powertools[tracer]", "pydantic", "snapshot-restore-py")
 CACHE = Path(tempfile.gettempdir()) / "apviso-bench"
 
 _TIMER = "import time; _t = time.process_time()\n{imports}\nprint(time.process_time() - _t)\n"
@@ -99,6 +108,7 @@ def _sample(code: str, path: list[Path], env: Mapping[str, str], cwd: Path) -> f
 # floor is above the goal, no handler built on that framework can meet it.
 _TRACED = "from aws_lambda_powertools import Logger, Tracer\nLogger(); Tracer(patch_modules=['botocore'])"
 FLOORS = {
+    "Logger": "from aws_lambda_powertools import Logger\nLogger()",
     "pydantic BaseModel": "from pydantic import BaseModel\nclass Job(BaseModel):\n    id: str",
     "Logger+Tracer": _TRACED,
     "REST resolver+Tracer": (
@@ -107,14 +117,23 @@ FLOORS = {
         "APIGatewayRestResolver(enable_validation=True)"
     ),
     # Fan-out and the dispatcher also validate their messages with pydantic models.
-    "SQS batch+idem.+pydantic+Tracer": (
+    "SQS batch+pydantic+Tracer": (
         f"{_TRACED}\n"
         "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\n"
-        "from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer\n"
         "BatchProcessor(event_type=EventType.SQS)\n"
         "from pydantic import BaseModel\nclass Job(BaseModel):\n    id: str"
     ),
 }
+
+
+# The floor each function is built on (None: boto3 alone, the baseline); the API routes are the default.
+FLOOR_OF: dict[str, str | None] = {
+    "AuthorizerFunction": "Logger",
+    "RouteFallbackFunction": None,
+    "FanoutFunction": "SQS batch+pydantic+Tracer",
+    "DispatcherFunction": "SQS batch+pydantic+Tracer",
+}
+API_FLOOR = "REST resolver+Tracer"
 
 
 def measure() -> list[Figure]:
@@ -125,7 +144,7 @@ def measure() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as scratch:
         # Copies, like the unzipped package: bytecode caches land here, never in the build or the source tree.
         opt = Path(scratch) / "opt" / "python"
-        shutil.copytree(layer, opt, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(layer, opt)  # with the bytecode the layer ships
         # name -> (sys.path, environment, timed code)
         cases: dict[str, tuple[list[Path], dict[str, str], str]] = {}
         for logical_id, function in sorted(functions.items()):
@@ -157,15 +176,26 @@ def measure() -> list[Figure]:
                     baselines.append(bare)
                     ratios[name].append(took / bare)
     bare_ms = statistics.median(baselines) * 1000
-    source = "built layer" if built else "layer source (not built)"
+    source = "built layer, with its bytecode" if built else "layer source (not built)"
     figures = [Figure("cold start: bare import boto3", bare_ms, unit=" ms", detail=f"median, {source}")]
-    for name in cases:
+    for name in FLOORS:
+        if f"floor {name}" in errors:
+            figures.append(Figure(f"  floor: {name}", float("inf"), detail=f"import failed: {errors[f'floor {name}']}"))
+            continue
+        ratio = statistics.median(ratios[f"floor {name}"])
+        detail = f"over bare boto3, median of {SAMPLES} paired samples, ~{ratio * bare_ms:.0f} ms"
+        figures.append(Figure(f"  floor: {name}", ratio, detail=detail))
+    for name in sorted(functions):
         if name in errors:
             figures.append(Figure(f"cold start: {name}", float("inf"), GOAL, detail=f"import failed: {errors[name]}"))
             continue
-        ratio = statistics.median(ratios[name])
-        detail = f"median of {SAMPLES} paired samples, ~{ratio * bare_ms:.0f} ms"
-        floor = name.startswith("floor ")
-        label = f"  {name.replace('floor ', 'floor: ')}" if floor else f"cold start: {name}"
-        figures.append(Figure(label, ratio, None if floor else GOAL, detail=detail))
+        floor = FLOOR_OF.get(name, API_FLOOR)
+        if floor is not None and f"floor {floor}" in errors:
+            figures.append(Figure(f"cold start: {name}", float("inf"), GOAL, detail=f"floor {floor} failed"))
+            continue
+        floor_ratios = ratios[f"floor {floor}"] if floor else [1.0] * len(ratios[name])
+        over_floor = statistics.median(own / base for own, base in zip(ratios[name], floor_ratios, strict=True))
+        over_boto3 = statistics.median(ratios[name])
+        detail = f"over {floor or 'import boto3'}; {over_boto3:.2f}x bare boto3, ~{over_boto3 * bare_ms:.0f} ms"
+        figures.append(Figure(f"cold start: {name}", over_floor, GOAL, detail=detail))
     return figures

@@ -7,9 +7,11 @@ client side of every AWS call (serialising, signing, HTTP, parsing), requests, l
 nor the receivers' work lands in its CPU time (``time.process_time``, every thread of this process).
 
 - Target 1: wall time of one batch of 10 jobs for 10 webhook integrations whose receivers answer after
-  300 ms, over the wall time of a batch of one such job (median of several rounds each). Goal ≤ 1.3.
+  300 ms, over the wall time of a batch of one such job (median of several rounds each). Information since
+  issue 13, which measures the parallelism at the receivers instead (``bench.spread``, goal ≤ 0.3).
 - Target 5: CPU time of 1,000 signed webhook deliveries through the dispatcher (100 batches of 10), over the
-  CPU time of 1,000 bare ``requests.post`` calls of the same body to the same receiver. Goal ≤ 1.5.
+  CPU time of 1,000 bare ``requests.post`` calls of the same body to the same receiver. Information since
+  issue 13 (what users pay for is the cost per delivery on AWS).
 - Pacing: 5 Slack jobs for one webhook, queued at once, all delivered, the last at least 4 s after they were
   queued (1 per second).
 """
@@ -255,8 +257,7 @@ def parallel_delivery(bench: Stack, rounds: int = 5) -> Figure:
     single, batch = statistics.median(singles), statistics.median(batches)
     return Figure(
         "dispatcher: batch of 10 vs 1 delivery",
-        batch / single,
-        goal=1.3,
+        batch / single,  # information since issue 13: bench.spread measures the parallelism at the receivers
         detail=f"10 receivers answering after {SLOW * 1000:.0f} ms: {batch * 1000:.0f} ms vs {single * 1000:.0f} ms",
     )
 
@@ -293,8 +294,7 @@ def dispatcher_overhead(bench: Stack, deliveries: int = 1000) -> list[Figure]:
     return [
         Figure(
             "dispatcher: CPU per delivery vs requests.post",
-            dispatcher / bare,
-            goal=1.5,
+            dispatcher / bare,  # information since issue 13, beside the cost per delivery
             detail=(
                 f"{dispatcher * 1000:.2f} ms vs {bare * 1000:.2f} ms over {deliveries} signed webhook deliveries; "
                 f"{calls:.1f} AWS calls per delivery"

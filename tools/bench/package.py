@@ -16,16 +16,17 @@ from bench.figures import Figure
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = "DomainLayer"
-LAYER_ZIP_BUDGET_KB = 2048  # requests, email-validator (with dnspython), uuid6 and our package fit in about 1.2 MB
+# requests, email-validator, uuid6 and our package, each module with its python3.13 bytecode: about 1.6 MB.
+LAYER_ZIP_BUDGET_KB = 2048
 PROVIDED_ELSEWHERE = ("boto3", "botocore", "s3transfer", "pydantic", "pydantic_core", "aws_lambda_powertools")
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 def sizes(folder: Path) -> tuple[float, float]:
-    """(unzipped KB, zipped KB) of ``folder``'s files, bytecode caches left out as sam build leaves them out."""
+    """(unzipped KB, zipped KB) of ``folder``'s files, bytecode included (the layer ships it)."""
     files = _files(folder)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

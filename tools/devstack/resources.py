@@ -79,13 +79,16 @@ class Resources(Mapping[str, ResourceRecord]):
         return [record for record in self._records.values() if record.type == resource_type]
 
     def by_arn(self, arn: str) -> ResourceRecord | None:
-        """The record with this ARN, if any."""
+        """The record with this ARN, if any (a function's ARN qualified by an alias or version names the function)."""
+        parts = arn.split(":")
+        if parts[2:3] == ["lambda"] and parts[5:6] == ["function"] and len(parts) == 8:
+            arn = ":".join(parts[:7])
         return next((record for record in self._records.values() if record.arn == arn), None)
 
     def logical_id_of(self, raw: Any, what: str) -> str:
         """The logical id behind an unresolved Ref / Fn::GetAtt, or behind a literal ARN of a known resource."""
         if isinstance(raw, Mapping) and "Ref" in raw:
-            return str(raw["Ref"])
+            return function_of(str(raw["Ref"]))
         if isinstance(raw, Mapping) and "Fn::GetAtt" in raw:
             target = raw["Fn::GetAtt"]
             return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
@@ -93,6 +96,19 @@ class Resources(Mapping[str, ResourceRecord]):
         if record is None:
             raise TemplateError(f"{what}: {raw!r} is not a resource of this template")
         return record.logical_id
+
+
+# SAM's references to what AutoPublishAlias makes of a function: its alias and its published version. The local
+# stack has no versions: each function runs its one code, so both stand for the function itself.
+PUBLISHED_SUFFIXES = (".Alias", ".Version")
+
+
+def function_of(name: str) -> str:
+    """The logical id behind SAM's ``MyFunction.Alias`` / ``MyFunction.Version`` (any other name unchanged)."""
+    for suffix in PUBLISHED_SUFFIXES:
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:

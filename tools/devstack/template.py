@@ -294,7 +294,22 @@ class Resolver:
             return self.parameters[name]
         if name.endswith(".Stage") and name.split(".", 1)[0] in self.template.resources:
             return self._api_stage(name.split(".", 1)[0])
+        if name.endswith((".Alias", ".Version")) and name.rsplit(".", 1)[0] in self.template.resources:
+            return self._published(*name.rsplit(".", 1))
         return self._resource_source(name).ref(name)
+
+    def _published(self, function: str, kind: str) -> Any:
+        """SAM's ``!Ref MyFunction.Alias`` / ``.Version`` (AutoPublishAlias): the ARN qualified by alias or version.
+
+        The local stack publishes no versions; its invokers map the qualified ARN back to the function.
+        """
+        if self.template.resources[function].get("Type") != "AWS::Serverless::Function":
+            raise TemplateError(f"Ref {function}.{kind}: {function} is not an AWS::Serverless::Function")
+        alias = self.template.properties(function).get("AutoPublishAlias")
+        if alias is None:
+            raise TemplateError(f"Ref {function}.{kind}: {function} has no AutoPublishAlias")
+        qualifier = self.resolve(alias) if kind == "Alias" else "1"
+        return f"{self.get_att(function, 'Arn')}:{qualifier}"
 
     def _api_stage(self, api: str) -> Any:
         """SAM's ``!Ref MyApi.Stage``: the stage name of an AWS::Serverless::Api."""

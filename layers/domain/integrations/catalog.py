@@ -21,3 +21,8 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 DeliveryStatus = Literal["success", "failed"]
+
+# The registry's ids, in its order (integrations.providers.PROVIDERS; a unit test keeps the two equal): the API
+# models check a provider id against this list, so the routes that never validate credentials (list, delete,
+# logs) need not import every provider's models.
+PROVIDER_IDS = ("slack", "webhook", "jira", "pagerduty", "email", "teams", "discord", "google_chat", "github", "splunk")

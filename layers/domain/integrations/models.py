@@ -17,15 +17,14 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from integrations.catalog import DeliveryStatus, EventType, Severity
-from integrations.providers import PROVIDERS
+from integrations.catalog import PROVIDER_IDS, DeliveryStatus, EventType, Severity
 
 MAX_NAME = 100
 
 
 def _known_provider(value: str) -> str:
-    if value not in PROVIDERS:
-        raise ValueError(f"unknown provider; expected one of {', '.join(PROVIDERS)}")
+    if value not in PROVIDER_IDS:
+        raise ValueError(f"unknown provider; expected one of {', '.join(PROVIDER_IDS)}")
     return value
 
 
@@ -36,7 +35,7 @@ def _distinct(events: list[EventType]) -> list[EventType]:
 ProviderId = Annotated[
     str,
     AfterValidator(_known_provider),
-    WithJsonSchema({"type": "string", "enum": list(PROVIDERS)}),
+    WithJsonSchema({"type": "string", "enum": list(PROVIDER_IDS)}),
 ]
 # Names are trimmed of Unicode White_Space (pydantic's trim), so a valid name holds one character outside that set;
 # the pattern only documents it (engines disagree on what \s matches, so the set is spelled out).

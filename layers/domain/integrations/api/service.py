@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.catalog import EventType
 from integrations.delivery import signing
@@ -17,9 +17,18 @@ from integrations.providers.base import parse_settings
 from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
+if TYPE_CHECKING:
+    from integrations.providers import Provider
+
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
 OPERATOR_REASON = "Disabled by an operator"
 MAX_REASON = 500
+
+
+def _provider(provider_id: str) -> type[Provider]:
+    """The registry's provider (imported on first use: the list, delete and logs routes never need one)."""
+
+    return PROVIDERS[provider_id]
 
 
 def _unsupported_events(provider: type[Provider], events: list[EventType]) -> list[FieldError]:
@@ -42,6 +51,7 @@ def validate_settings(
     allow_local_destinations: bool,
 ) -> dict[str, Any]:
     """Check credentials, config and events against the provider; return the secret's normalised value."""
+
     errors = _unsupported_events(provider, events)
     try:
         parsed_credentials, parsed_config = parse_settings(
@@ -80,7 +90,7 @@ class IntegrationService:
 
         LimitExceeded (409) when the account has ``max_integrations`` live integrations already.
         """
-        provider = PROVIDERS[request.provider]
+        provider = _provider(request.provider)
         secret = validate_settings(
             provider,
             request.credentials,
@@ -148,7 +158,7 @@ class IntegrationService:
         given = patch.model_fields_set
         changes: dict[str, Any] = {name: getattr(patch, name) for name in given - {"credentials", "config"}}
         events = patch.enabledEvents if "enabledEvents" in given and patch.enabledEvents else record.enabledEvents
-        provider = PROVIDERS[record.provider]
+        provider = _provider(record.provider)
         if given & {"credentials", "config", "enabledEvents"}:
             # The result is validated whole: rules can span fields (email digests need a scan-end event).
             stored = self.vault.read(record.secretName, record.secretVersion)

@@ -14,6 +14,7 @@ _CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard",
 
 
 _creating = threading.Lock()
+_made: list[str] = []  # the services whose client exists (functools.cache does not tell)
 
 
 @cache
@@ -24,9 +25,21 @@ def client(service: str) -> Any:
     not (boto3#1592): the dispatcher's threads may ask for their first SQS or Secrets Manager client at once.
     """
     with _creating:
+        _made.append(service)
         return boto3.client(service, config=_CONFIG)
+
+
+def close_connections() -> None:
+    """Close the pooled connections of every client made so far; the clients stay, and connect again when used.
+
+    After a SnapStart restore the pooled sockets are those of the moment of the snapshot, which the other end has
+    long forgotten. botocore keeps the pool on the client's endpoint, which is not public API: the unit tests pin it.
+    """
+    for service in dict.fromkeys(_made):
+        client(service)._endpoint.http_session.close()
 
 
 def reset() -> None:
     """Forget every client (tests switch between mocked AWS environments)."""
     client.cache_clear()
+    _made.clear()

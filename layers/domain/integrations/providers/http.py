@@ -311,6 +311,17 @@ def _session() -> requests.Session:
     return session
 
 
+def prepare() -> None:
+    """Import what sending needs and build the pooled session (a SnapStart hook does it before the snapshot)."""
+    _session()
+
+
+def close_connections() -> None:
+    """Close the session's pooled connections, if it has any (after a SnapStart restore); it stays usable."""
+    if _session.cache_info().currsize:
+        _session().close()
+
+
 @dataclass(frozen=True)
 class AttemptDeadline:
     """When an attempt's HTTP must be over (``time.monotonic()``), and the allowance it was given."""

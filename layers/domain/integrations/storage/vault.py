@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +22,14 @@ from integrations.platform import aws
 # never longer, so credentials do not linger in a warm container's memory.
 SECRET_MAX_AGE = 60
 
+_vaults: weakref.WeakSet[CredentialVault] = weakref.WeakSet()  # every vault, for forget_cached_secrets()
+
+
+def forget_cached_secrets() -> None:
+    """Empty every vault's cache (a copy restored from a SnapStart snapshot must read the secrets again)."""
+    for vault in list(_vaults):
+        vault.forget()
+
 
 class CredentialVault:
     """Secrets named ``{prefix}/{accountId}/{integrationId}``, so IAM can confine access to the prefix."""
@@ -29,6 +38,7 @@ class CredentialVault:
         self.prefix = prefix.rstrip("/")
         self._cache: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
+        _vaults.add(self)
 
     def name_for(self, account_id: str, integration_id: str) -> str:
         return f"{self.prefix}/{account_id}/{integration_id}"
@@ -68,6 +78,11 @@ class CredentialVault:
             with self._cache_lock:
                 self._cache[(name, version)] = entry
         return entry[1]
+
+    def forget(self) -> None:
+        """Drop every cached secret."""
+        with self._cache_lock:
+            self._cache = {}
 
     def delete(self, name: str) -> None:
         """Delete at once (no recovery window: a deleted integration's credentials must stop working)."""

@@ -1,0 +1,251 @@
+"""SnapStart runtime hooks (docs/cold-starts.md): the work done once before Lambda snapshots a function, and what
+each copy restored from that snapshot must not share with the others.
+
+Before the snapshot each function does what its first request would otherwise do: import what requests need,
+load its settings, create its boto3 clients and wiring, then answer a priming request (see PRIMING_ACCOUNT) so
+that its resolver, models and first AWS calls have run once. After a restore, every copy reseeds ``random``
+(retry jitter: copies restored from one snapshot would otherwise draw the same delays and retry in lockstep) and
+drops what it must not share or keep: cached secrets (read before the snapshot, possibly changed since) and
+pooled connections (their sockets were open in another machine's past).
+
+The hooks are registered with ``snapshot_restore_py``, which the Lambda runtime provides. Where it is missing
+(local stack and tests need not have it) they are only kept here; ``before_snapshot()`` and ``after_restore()``
+run them as the runtime does, for the benchmark and the tests. Without SnapStart the runtime runs no hook: the
+work of ``prepare`` then happens on first use, as before.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+try:
+    import snapshot_restore_py as _runtime
+except ImportError:  # outside Lambda, where nothing installed it: the hooks stay local
+    _runtime = None
+
+Step = Callable[[], Any]
+
+_before: list[Step] = []
+_after: list[Step] = []
+
+
+def prepare(*steps: Step) -> None:
+    """Run ``steps``, in this order, before Lambda snapshots the function."""
+
+    def prepare_function() -> None:
+        for step in steps:
+            step()
+
+    _before.append(prepare_function)
+    if _runtime is not None:
+        _runtime.register_before_snapshot(prepare_function)
+
+
+def on_restore(step: Step) -> Step:
+    """Run ``step`` in each copy of the function restored from the snapshot (usable as a decorator)."""
+    _after.append(step)
+    if _runtime is not None:
+        _runtime.register_after_restore(step)
+    return step
+
+
+def clients(*services: str) -> Step:
+    """A step creating the boto3 clients of ``services`` (botocore loads each service's model then)."""
+
+    def create_clients() -> None:
+        from integrations.platform import aws
+
+        for service in services:
+            aws.client(service)
+
+    return create_clients
+
+
+# Priming requests come from an account that owns nothing, for an integration that does not exist: each runs its
+# function's code (validation, the first AWS call of each client, the error or empty answer) and changes nothing,
+# but that fan-out and the dispatcher keep one idempotency record each (a day, a week) per published version.
+PRIMING_ACCOUNT = "acct_snapstart_priming"
+PRIMING_ID = "00000000-0000-7000-8000-000000000000"
+
+
+class PrimingContext:
+    """The Lambda context of a priming request: the function's own names, and all of the init phase's time."""
+
+    def __init__(self) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "snapstart-priming")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = ""
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"))
+        self.aws_request_id = f"snapstart-priming-{uuid.uuid4()}"
+        self.log_group_name = ""
+        self.log_stream_name = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000  # the longest init: the dispatcher must not defer the priming job for lack of time
+
+
+# Python specialises the bytecode a function runs after its first few calls: a request primed once is still
+# slower than a warm one. Idempotent priming requests (the routes', the authorizer's) run this many times.
+REPEAT = 3
+
+
+def invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], times: int = 1) -> Step:
+    """A step invoking ``handler`` with ``event`` (a priming request) ``times`` times, as Lambda would."""
+
+    def prime() -> None:
+        try:
+            for _ in range(times):
+                handler(copy.deepcopy(event), PrimingContext())
+        except Exception:
+            # Priming only saves the first request some work: a failure (AWS throttling…) must not fail the deploy.
+            logging.getLogger(__name__).warning("SnapStart priming request failed", exc_info=True)
+
+    return prime
+
+
+def missing_secret(call: Callable[[str], Any]) -> Step:
+    """A step calling Secrets Manager (``call(name)``) about the priming account's secret, which cannot exist: the
+    client's first call is made, nothing is read or changed (ResourceNotFoundException is the expected answer)."""
+
+    def prime() -> None:
+        from botocore.exceptions import ClientError
+
+        prefix = os.environ.get("SECRETS_PREFIX", "snapstart").rstrip("/")
+        try:
+            call(f"{prefix}/{PRIMING_ACCOUNT}/{PRIMING_ID}")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+        except Exception:  # best effort, as the priming requests
+            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+
+    return prime
+
+
+def api_request(method: str, path: str, body: Any = None, resource: str | None = None) -> dict[str, Any]:
+    """An API Gateway proxy event of the priming account, as the authorizer lets it through."""
+    context = {
+        "resourcePath": resource or path,
+        "httpMethod": method,
+        "path": path,
+        "stage": "snapstart",
+        "requestId": "snapstart-priming",
+        "identity": {"sourceIp": "127.0.0.1"},
+        "authorizer": {"principalId": PRIMING_ACCOUNT, "accountId": PRIMING_ACCOUNT},
+    }
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def scanner_event() -> dict[str, Any]:
+    """A canonical scan.completed event of the priming account (no integration receives it)."""
+    return {
+        "id": f"evt_snapstart_priming_{uuid.uuid4()}",
+        "type": "scan.completed",
+        "accountId": PRIMING_ACCOUNT,
+        "occurredAt": "2026-01-01T00:00:00Z",
+        "data": {
+            "scan": {"id": "snapstart-priming", "target": "https://priming.invalid", "url": "https://priming.invalid"}
+        },
+    }
+
+
+def delivery_job() -> dict[str, Any]:
+    """A delivery job of the priming account for an integration that does not exist: read, skipped, nothing sent."""
+    return {
+        "deliveryId": str(uuid.uuid4()),
+        "accountId": PRIMING_ACCOUNT,
+        "integrationId": PRIMING_ID,
+        "eventType": "scan.completed",
+        "event": scanner_event(),
+    }
+
+
+def an_hour_ago() -> str:
+    """A time within any recovery window (a priming request must pass validation to reach AWS)."""
+    return (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recovery_batch() -> dict[str, Any]:
+    """A recovery page of the priming account's integration, which does not exist: read, stopped, nothing queued."""
+    return {
+        "recoveryId": PRIMING_ID,
+        "accountId": PRIMING_ACCOUNT,
+        "integrationId": PRIMING_ID,
+        "since": an_hour_ago(),
+        "position": 1,
+    }
+
+
+def authorizer_request() -> dict[str, Any]:
+    """An authorizer request with a key no account has (a DynamoDB read, then a Deny)."""
+    arn = "arn:aws:execute-api:us-east-1:000000000000:snapstart/priming/GET/v1/integrations"
+    return {"type": "REQUEST", "methodArn": arn, "headers": {"X-API-Key": "apvk_snapstart_priming"}}
+
+
+def queue_batch(body: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event of one message, as Lambda's event source mapping hands it over."""
+    record = {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "snapstart-priming",
+        "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:snapstart-priming",
+        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
+    }
+    return {"Records": [record]}
+
+
+def before_snapshot() -> None:
+    """Run the before-snapshot hooks as the runtime does (last registered first)."""
+    for step in reversed(_before):
+        step()
+
+
+def after_restore() -> None:
+    """Run the after-restore hooks as the runtime does (in registration order)."""
+    for step in _after:
+        step()
+
+
+@on_restore
+def reseed_random() -> None:
+    """A fresh seed from the OS: the snapshot's generator state is the same in every restored copy."""
+    random.seed()
+
+
+@on_restore
+def forget_secrets_and_connections() -> None:
+    """Cached secrets and pooled connections (AWS and providers) are dropped; the next use makes them anew.
+
+    Only modules the function has loaded can hold any: the others are not imported here (restores are billed).
+    """
+    if vault := sys.modules.get("integrations.storage.vault"):
+        vault.forget_cached_secrets()
+    if aws := sys.modules.get("integrations.platform.aws"):
+        aws.close_connections()
+    if http := sys.modules.get("integrations.providers.http"):
+        http.close_connections()

@@ -1,0 +1,78 @@
+"""Each function's before-snapshot hook (platform.snapstart) runs its code as far as AWS and changes nothing.
+
+The priming request of every function is sent by an account that owns nothing: nothing is created, sent, queued or
+logged, and only fan-out and the dispatcher keep a claim (in the provider-state table, with its TTL).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any
+
+import boto3
+import pytest
+
+from devstack.template import load_template
+from integrations.platform import aws, snapstart
+from tests.conftest import ROOT
+from tests.integration.conftest import Api
+
+# Every function of the template: a new one without its hook fails here.
+FUNCTIONS = sorted(load_template(ROOT / "template.yaml").of_type("AWS::Serverless::Function"))
+WITHOUT_AWS = {"ListProvidersFunction", "RouteFallbackFunction"}
+QUEUES = ["DeliveriesQueue", "DeliveriesDeadLetterQueue", "EventsDeadLetterQueue", "RecoveryQueue"]
+
+
+def _state(api: Api) -> dict[str, Any]:
+    """What a priming request must not change: tables but the provider state's, secrets, queues."""
+    dynamodb = boto3.client("dynamodb")
+    state: dict[str, Any] = {
+        table: dynamodb.scan(TableName=api.table(table))["Items"]
+        for table in ("IntegrationsTable", "DeliveryLogsTable", "ApiKeysTable")
+    }
+    state["secrets"] = boto3.client("secretsmanager").list_secrets()["SecretList"]
+    sqs = boto3.client("sqs")
+    for queue in QUEUES:
+        attributes = sqs.get_queue_attributes(QueueUrl=api.resources.ref(queue), AttributeNames=["All"])["Attributes"]
+        state[queue] = attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]
+    return state
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_priming_reaches_aws_and_changes_nothing(api: Api, monkeypatch: pytest.MonkeyPatch, logical_id: str) -> None:
+    monkeypatch.setattr(snapstart, "_before", [])
+    api.functions[logical_id]._load()  # Lambda's init: the import registers the function's hook
+    assert len(snapstart._before) == 1
+    calls: list[str] = []
+    counted = threading.Lock()
+
+    def count(event_name: str, **_: Any) -> None:
+        with counted:
+            calls.append(event_name.rsplit(".", 1)[-1])
+
+    aws.client("dynamodb").meta.events.register("before-call.*.*", count)
+    before = _state(api)
+
+    snapstart.before_snapshot()
+
+    assert _state(api) == before
+    if logical_id in WITHOUT_AWS:
+        assert calls == []
+    else:
+        assert calls, "the priming request made no AWS call"
+        assert aws.client("dynamodb") is not None
+
+
+def test_the_dispatchers_priming_job_is_skipped_not_sent(
+    api: Api, monkeypatch: pytest.MonkeyPatch, log_output: io.StringIO
+) -> None:
+    """The dispatcher's priming job names an integration that does not exist: it is read, found missing, skipped."""
+    monkeypatch.setattr(snapstart, "_before", [])
+    api.functions["DispatcherFunction"]._load()
+    snapstart.before_snapshot()
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    skipped = [line for line in lines if line["message"] == "Skipped delivery: integration deleted or disabled"]
+    assert [line["integration_id"] for line in skipped] == [snapstart.PRIMING_ID]
+    assert not [line for line in lines if line["message"] == "Delivery attempt"]
