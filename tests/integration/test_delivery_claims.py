@@ -110,3 +110,37 @@ def test_a_redelivery_claims_its_own_key(api: Api, receiver: FakeWebhookReceiver
     again = dispatcher.deliver(job.model_copy(update={"redeliveryId": "redelivery-1"}), 1, holder="message-2")
     assert again is not None and again.success
     assert [r.headers["webhook-id"] for r in receiver.requests] == [job.deliveryId, job.deliveryId]
+
+
+def _hold_ran_out(api: Api, job: DeliveryJob) -> None:
+    boto3.client("dynamodb").update_item(
+        TableName=api.table("ProviderStateTable"),
+        Key={"key": {"S": f"delivery#{job.deliveryId}"}},
+        UpdateExpression="ADD heldUntil :back",
+        ExpressionAttributeValues={":back": {"N": "-3600"}},
+    )
+
+
+def test_a_late_copy_of_the_message_that_delivered_sends_nothing(api: Api, receiver: FakeWebhookReceiver) -> None:
+    # SQS may hand over a copy of a message (the same message id) at any time, long after it was processed.
+    hook = webhook(api, receiver.url)
+    dispatcher = dispatch.from_environment()
+    job = _job(hook)
+    dispatcher.claims.register_lambda_context(_Context(remaining_ms=30_000))
+    delivered = dispatcher.deliver(job, 1, holder="message-1")
+    assert delivered is not None and delivered.success
+    _hold_ran_out(api, job)  # an hour later
+    assert dispatcher.deliver(job, 1, holder="message-1") is None
+    assert len(receiver.requests) == 1
+
+
+def test_a_permanent_failure_is_not_sent_again_by_a_late_copy(api: Api, receiver: FakeWebhookReceiver) -> None:
+    hook = webhook(api, receiver.url)
+    dispatcher = dispatch.from_environment()
+    job = _job(hook)
+    receiver.script(Reply(400, "refused"))
+    refused = dispatcher.deliver(job, 1, holder="message-1")
+    assert refused is not None and not refused.success and not refused.retryable
+    _hold_ran_out(api, job)
+    assert dispatcher.deliver(job, 1, holder="message-1") is None
+    assert len(receiver.requests) == 1

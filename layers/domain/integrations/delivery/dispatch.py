@@ -69,6 +69,8 @@ class Dispatcher:
             raise
         if outcome is not None and not outcome.success and outcome.retryable:
             self.claims.release(key, holder)
+        else:
+            self.claims.finish(key, holder)
         return outcome
 
     def _deliver_job(self, delivery: DeliveryJob, attempt: int) -> Outcome | None:

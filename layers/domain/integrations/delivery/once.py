@@ -1,13 +1,14 @@
 """Exactly-once effect on at-least-once queues.
 
-One conditional write per delivery, a *claim* (``Claims``) in the provider-state table, keyed by the delivery id
-(a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept
-7 days once the attempt is over, so any other message for the delivery (SQS delivering a copy, a duplicated
-fan-out, a copy received while the attempt runs) finds it and sends nothing. Only the message that holds the
-claim may take it again, and only after its hold ran out (the invocation's remaining time): that is the retry of
-an invocation that died mid-attempt. An attempt that fails retryably (or sends nothing: a rate-limit deferral)
-releases the claim, so the next attempt, from any message, runs. Powertools' idempotency record took a write
-before and one after each delivery; the claim takes one.
+A conditional write per delivery, a *claim* (``Claims``) in the provider-state table, keyed by the delivery id
+(a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept 7 days, so any
+other message for the delivery (a duplicated fan-out, a copy received while the attempt runs) finds it and sends
+nothing. Only the message that holds the claim may take it again, and only after its hold ran out (the
+invocation's remaining time) and while the attempt is not marked finished: that is the retry of an invocation
+that died mid-attempt. An attempt that is over (sent, refused for good, or nothing to send) marks the claim
+finished, so even a late copy of the same message (SQS may hand one over at any time, with the same message id)
+sends nothing; an attempt that fails retryably (or sends nothing: a rate-limit deferral) releases the claim, so
+the next attempt, from any message, runs. That is two writes per delivery, as Powertools' idempotency record took.
 
 Fan-out claims each event the same way (per account and event id, kept a day): an event published twice fans out
 once; a fan-out that failed releases it for the message's retry.
@@ -62,13 +63,27 @@ class Claims:
                     "heldUntil": {"N": str(int(now + self._hold_seconds()) + 1)},
                     "expiresAt": {"N": str(int(now) + self.keep_seconds)},
                 },
-                ConditionExpression="attribute_not_exists(#key) OR (holder = :holder AND heldUntil < :now)",
+                ConditionExpression="attribute_not_exists(#key) OR "
+                "(holder = :holder AND heldUntil < :now AND attribute_not_exists(done))",
                 ExpressionAttributeNames={"#key": "key"},
                 ExpressionAttributeValues={":holder": {"S": holder}, ":now": {"N": str(int(now))}},
             )
         except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def finish(self, key: str, holder: str) -> None:
+        """The holder's attempt is over: nothing may take ``key`` again, not even a late copy of the holder."""
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key={"key": {"S": f"{self.kind}#{key}"}},
+                UpdateExpression="SET done = :done",
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":done": {"BOOL": True}, ":holder": {"S": holder}},
+            )
+        except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
+            pass  # not ours (any more): its holder finishes it
 
     def release(self, key: str, holder: str) -> None:
         """Let the next attempt run (this one failed retryably or sent nothing); only the holder's own claim."""
