@@ -13,8 +13,9 @@ twice is sent once and one whose latest attempt succeeded not at all. Each redel
 
 A page may be walked twice (SQS hands a batch over twice; a client retries a request that timed out): its claims are
 its own again (they name its position), and its redelivery ids are derived from (recovery, delivery), so the
-dispatcher's idempotency runs each recovered delivery once. A retried request is the same recovery as long as the
-log has not moved: the recovery id is derived from (integration, since, the log's newest position).
+dispatcher's claim on each (integrations.delivery.once) sends each recovered delivery once. A retried request is
+the same recovery as long as the log has not moved: the recovery id is derived from (integration, since, the log's
+newest position).
 """
 
 from __future__ import annotations

@@ -31,6 +31,6 @@ class DeliveryJob(BaseModel):
     # Set by POST …/logs/{logId}/redeliver: the key this new attempt claims (integrations.delivery.once), while the
     # receiver still sees deliveryId (a finished delivery would otherwise be skipped as already done).
     redeliveryId: str | None = None
-    # True when fan-out stored the event for redelivery (storage.delivery_logs); otherwise the first attempt
+    # True when fan-out stored the event for redelivery (storage.stored_events); otherwise the first attempt
     # stores it (a redelivery: for the 30 days of its own entries; a job queued by other means).
     eventStored: bool = False

@@ -72,7 +72,8 @@ def clients(*services: str) -> Step:
 
 # Priming requests come from an account that owns nothing, for an integration that does not exist: each runs its
 # function's code (validation, the first AWS call of each client, the error or empty answer) and changes nothing,
-# but that fan-out and the dispatcher keep one idempotency record each (a day, a week) per published version.
+# but that fan-out and the dispatcher keep one claim each (integrations.delivery.once: a day, a week) per published
+# version.
 PRIMING_ACCOUNT = "acct_snapstart_priming"
 PRIMING_ID = "00000000-0000-7000-8000-000000000000"
 
