@@ -65,8 +65,9 @@ def test_one_claim_write_per_delivery_blocks_every_other_message(api: Api, recei
     assert [entry["status"] for entry in logs(api, hook)] == ["success"]
 
 
-def test_the_holders_retry_takes_the_claim_again_once_its_hold_ran_out(api: Api, receiver: FakeWebhookReceiver) -> None:
-    # An invocation that died mid-attempt: its claim is held for the time it had left, then its message comes back.
+def test_an_unfinished_claim_is_taken_over_once_its_hold_ran_out(api: Api, receiver: FakeWebhookReceiver) -> None:
+    # An invocation that died mid-attempt: its claim is held for the time it had left; then the next message for the
+    # delivery takes it: its own message coming back, or the job redriven from the dead-letter queue (a new id).
     hook = webhook(api, receiver.url)
     dispatcher = dispatch.from_environment()
     job = _job(hook)
@@ -81,9 +82,9 @@ def test_the_holders_retry_takes_the_claim_again_once_its_hold_ran_out(api: Api,
         UpdateExpression="ADD heldUntil :back",
         ExpressionAttributeValues={":back": {"N": "-40"}},
     )
-    assert dispatcher.deliver(job, 2, holder="message-2") is None, "another message never takes it"
-    outcome = dispatcher.deliver(job, 2, holder="message-1")
-    assert outcome is not None and outcome.success
+    redriven = dispatcher.deliver(job, 2, holder="message-2")
+    assert redriven is not None and redriven.success
+    assert dispatcher.deliver(job, 2, holder="message-1") is None, "then done: the first message's return sends nothing"
     assert len(receiver.requests) == 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "domain" / "integrations"
@@ -75,3 +77,10 @@ def test_the_check_sees_an_upward_import() -> None:
 def test_type_only_imports_are_not_run_time_dependencies() -> None:
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from integrations.api import service\n")
     assert runtime_imports(tree) == []
+
+
+def test_the_service_loads_the_providers_only_where_it_validates() -> None:
+    # The list, delete and logs routes import the service but never need a provider (docs/cold-starts.md).
+    probe = "import sys, integrations.api.service; print(sorted(m for m in sys.modules if '.providers' in m))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

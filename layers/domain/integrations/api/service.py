@@ -12,8 +12,6 @@ from integrations.delivery import signing
 from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
 from integrations.platform import clock, settings
 from integrations.platform.errors import FieldError, LimitExceeded, NotFound, ValidationFailed
-from integrations.providers import PROVIDERS, Provider
-from integrations.providers.base import parse_settings
 from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
@@ -27,6 +25,7 @@ MAX_REASON = 500
 
 def _provider(provider_id: str) -> type[Provider]:
     """The registry's provider (imported on first use: the list, delete and logs routes never need one)."""
+    from integrations.providers import PROVIDERS
 
     return PROVIDERS[provider_id]
 
@@ -51,6 +50,7 @@ def validate_settings(
     allow_local_destinations: bool,
 ) -> dict[str, Any]:
     """Check credentials, config and events against the provider; return the secret's normalised value."""
+    from integrations.providers.base import parse_settings  # imported by the routes that validate, only
 
     errors = _unsupported_events(provider, events)
     try:

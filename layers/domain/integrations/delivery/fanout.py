@@ -51,10 +51,12 @@ class FanOut:
             logger.info("Skipped event: fanned out already, or being", extra={"event_id": event.id})
             return 0
         try:
-            return self._fan_out(event)
+            queued = self._fan_out(event)
         except BaseException:
             self.claims.release(key, holder)  # the message's retry fans it out
             raise
+        self.claims.finish(key, holder)  # even a late copy of the event (any message id) fans out no more
+        return queued
 
     def _fan_out(self, event: Event) -> int:
         jobs = self.jobs_for(event)

@@ -3,15 +3,17 @@
 A conditional write per delivery, a *claim* (``Claims``) in the provider-state table, keyed by the delivery id
 (a redelivery's own id). The first SQS message to claim a delivery sends it; the claim is kept 7 days, so any
 other message for the delivery (a duplicated fan-out, a copy received while the attempt runs) finds it and sends
-nothing. Only the message that holds the claim may take it again, and only after its hold ran out (the
-invocation's remaining time) and while the attempt is not marked finished: that is the retry of an invocation
-that died mid-attempt. An attempt that is over (sent, refused for good, or nothing to send) marks the claim
-finished, so even a late copy of the same message (SQS may hand one over at any time, with the same message id)
-sends nothing; an attempt that fails retryably (or sends nothing: a rate-limit deferral) releases the claim, so
-the next attempt, from any message, runs. That is two writes per delivery, as Powertools' idempotency record took.
+nothing. A claim is held for the invocation's remaining time; once that hold ran out and the attempt is not marked
+finished, its invocation died mid-attempt, and the next message for the delivery takes it: the same message
+coming back, or the job redriven from the dead-letter queue under a new message id. An attempt that is over
+(sent, refused for good, or nothing to send) marks the claim finished, so even a late copy of the same message
+(SQS may hand one over at any time, with the same message id) sends nothing; an attempt that fails retryably (or
+sends nothing: a rate-limit deferral) releases the claim, so the next attempt, from any message, runs. That is
+two writes per delivery, as Powertools' idempotency record took.
 
 Fan-out claims each event the same way (per account and event id, kept a day): an event published twice fans out
-once; a fan-out that failed releases it for the message's retry.
+once; a fan-out that failed releases it for the message's retry; one that died mid-way is taken over once its hold
+ran out.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class Claims:
         return self._context.get_remaining_time_in_millis() / 1000
 
     def claim(self, key: str, holder: str) -> bool:
-        """Take ``key`` for the SQS message ``holder``; False when another message has it (or had it: the delivery
-        is done) or this one still holds it from an attempt whose invocation may still be running."""
+        """Take ``key`` for the SQS message ``holder``; False when the delivery is done or a message (this one or
+        another) holds it for an attempt whose invocation may still be running."""
         now = time.time()
         try:
             aws.client("dynamodb").put_item(
@@ -63,10 +65,9 @@ class Claims:
                     "heldUntil": {"N": str(int(now + self._hold_seconds()) + 1)},
                     "expiresAt": {"N": str(int(now) + self.keep_seconds)},
                 },
-                ConditionExpression="attribute_not_exists(#key) OR "
-                "(holder = :holder AND heldUntil < :now AND attribute_not_exists(done))",
+                ConditionExpression="attribute_not_exists(#key) OR (heldUntil < :now AND attribute_not_exists(done))",
                 ExpressionAttributeNames={"#key": "key"},
-                ExpressionAttributeValues={":holder": {"S": holder}, ":now": {"N": str(int(now))}},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
             )
         except aws.client("dynamodb").exceptions.ConditionalCheckFailedException:
             return False
