@@ -4,16 +4,17 @@ integration, the SES sender's status, and a stack's integration secrets.
 Point it at a deployed stack with --stack (its outputs name the tables and queues), at the local stack with
 --local (template.yaml's outputs as the local stack names things); otherwise each name comes from the environment
 variable the functions use (INTEGRATIONS_TABLE, DELIVERY_LOGS_TABLE, SECRETS_PREFIX, EVENTS_QUEUE_URL,
-EVENTS_DLQ_URL, DELIVERIES_QUEUE_URL, DELIVERIES_DLQ_URL, API_KEYS_TABLE) or, for the EventBridge rule's
-dead-letter queue, BUS_DLQ_URL; --table still names the API keys table. AWS credentials and region come from
-the usual AWS environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local stack).
+EVENTS_DLQ_URL, DELIVERIES_QUEUE_URL, DELIVERIES_DLQ_URL, RECOVERY_QUEUE_URL, API_KEYS_TABLE) or, for the
+EventBridge rule's and the recovery queue's dead-letter queues, BUS_DLQ_URL and RECOVERY_DLQ_URL; --table still
+names the API keys table. AWS credentials and region come from the usual AWS environment (AWS_PROFILE,
+AWS_REGION, AWS_ENDPOINT_URL for the local stack).
 
   integrations-ops --stack apviso-integrations-dev keys issue --account acct_123
   integrations-ops --stack apviso-integrations-dev keys list --account acct_123
   integrations-ops --stack apviso-integrations-dev keys revoke --account acct_123 --key-id 3f9c0a1b2c4d
   integrations-ops --stack apviso-integrations-dev keys plan --account acct_123 [--usage-plan ID|default]
-  integrations-ops --stack apviso-integrations-dev dlq inspect [--queue events|deliveries|bus] [--limit 100]
-  integrations-ops --stack apviso-integrations-dev dlq redrive [--queue events|deliveries|bus] [--limit N]
+  integrations-ops --stack apviso-integrations-dev dlq inspect [--queue events|deliveries|bus|recovery] [--limit 100]
+  integrations-ops --stack apviso-integrations-dev dlq redrive [--queue events|deliveries|bus|recovery] [--limit N]
   integrations-ops --stack apviso-integrations-dev integration disable --account acct_123 <id> --reason "…"
   integrations-ops --stack apviso-integrations-dev integration enable --account acct_123 <id>
   integrations-ops --stack apviso-integrations-dev ses status [--sender alerts@example.com]
@@ -59,6 +60,8 @@ RESOURCES = {
     "deliveries_queue": ("DeliveriesQueueUrl", "DELIVERIES_QUEUE_URL"),
     "deliveries_dlq": ("DeliveriesDeadLetterQueueUrl", "DELIVERIES_DLQ_URL"),
     "bus_dlq": ("ScannerEventsDeadLetterQueueUrl", "BUS_DLQ_URL"),
+    "recovery_queue": ("RecoveryQueueUrl", "RECOVERY_QUEUE_URL"),
+    "recovery_dlq": ("RecoveryDeadLetterQueueUrl", "RECOVERY_DLQ_URL"),
     "usage_plan": ("AccountUsagePlanId", "ACCOUNT_USAGE_PLAN_ID"),
 }
 # Secrets Manager's minimum recovery window: a secret deleted by mistake can be restored for a week.
@@ -171,7 +174,12 @@ class Stack:
 
     def dead_letter_queues(self, which: str | None) -> list[DeadLetterQueue]:
         # The bus's dead letters are scanner events the EventBridge rule could not hand to the events queue.
-        sources = {"events": "events_queue", "deliveries": "deliveries_queue", "bus": "events_queue"}
+        sources = {
+            "events": "events_queue",
+            "deliveries": "deliveries_queue",
+            "bus": "events_queue",
+            "recovery": "recovery_queue",
+        }
         return [
             DeadLetterQueue(name, self.name(f"{name}_dlq"), self.name(source))
             for name, source in sources.items()
@@ -229,8 +237,9 @@ def parser() -> argparse.ArgumentParser:
     for sub in (inspect, redrive):
         sub.add_argument(
             "--queue",
-            choices=["events", "deliveries", "bus"],
-            help="one queue (default: all; bus: scanner events EventBridge could not hand to the events queue)",
+            choices=["events", "deliveries", "bus", "recovery"],
+            help="one queue (default: all; bus: scanner events EventBridge could not hand to the events queue; "
+            "recovery: pages of recoveries that kept failing)",
         )
     inspect.add_argument("--limit", type=positive, default=100, help="messages examined per queue (default 100)")
     redrive.add_argument("--limit", type=positive, help="move at most this many messages per queue")

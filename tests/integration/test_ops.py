@@ -31,6 +31,8 @@ def _environment(monkeypatch: pytest.MonkeyPatch, api: Api) -> None:
     monkeypatch.setenv("EVENTS_QUEUE_URL", api.resources.ref("EventsQueue"))
     monkeypatch.setenv("DELIVERIES_DLQ_URL", api.resources.ref("DeliveriesDeadLetterQueue"))
     monkeypatch.setenv("BUS_DLQ_URL", api.resources.ref("ScannerEventsDeadLetterQueue"))  # no function has it
+    monkeypatch.setenv("RECOVERY_QUEUE_URL", api.resources.ref("RecoveryQueue"))
+    monkeypatch.setenv("RECOVERY_DLQ_URL", api.resources.ref("RecoveryDeadLetterQueue"))
     monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
     monkeypatch.setattr(retry, "BACKOFF", (0,) * len(retry.BACKOFF))
     settings.load.cache_clear()
@@ -285,6 +287,8 @@ def test_with_stack_the_names_come_from_its_outputs(
             ("DeliveriesQueueUrl", "DeliveriesQueue"),
             ("DeliveriesDeadLetterQueueUrl", "DeliveriesDeadLetterQueue"),
             ("ScannerEventsDeadLetterQueueUrl", "ScannerEventsDeadLetterQueue"),
+            ("RecoveryQueueUrl", "RecoveryQueue"),
+            ("RecoveryDeadLetterQueueUrl", "RecoveryDeadLetterQueue"),
             ("DeliveryLogsTableName", "DeliveryLogsTable"),
         )
     }
@@ -293,7 +297,8 @@ def test_with_stack_the_names_come_from_its_outputs(
         "Outputs": {name: {"Value": value} for name, value in outputs.items()},
     }
     boto3.client("cloudformation").create_stack(StackName="ops-test", TemplateBody=json.dumps(template))
-    for variable in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL", "BUS_DLQ_URL"):
+    queues = ("EVENTS", "DELIVERIES", "RECOVERY")
+    for variable in [f"{q}_{kind}_URL" for q in queues for kind in ("QUEUE", "DLQ")] + ["BUS_DLQ_URL"]:
         monkeypatch.delenv(variable)
     park(api, 3)
     status, out = run(capsys, "--stack", "ops-test", "dlq", "inspect")
@@ -331,3 +336,19 @@ def test_the_bus_dead_letters_show_eventbridges_reason_and_redrive_into_the_even
     api.drain()
     assert receiver.last.json()["data"]["event"]["id"] == "evt_from_the_bus"
     assert [e["status"] for e in api.request("GET", f"/v1/integrations/{hook}/logs").body["data"]] == ["success"]
+
+
+def test_recovery_dead_letters_are_inspected_and_redriven_to_the_recovery_queue(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = {"recoveryId": "r-1", "accountId": "acct_a", "integrationId": "i-1", "since": "2026-01-01T00:00:00Z"}
+    boto3.client("sqs").send_message(
+        QueueUrl=api.resources.ref("RecoveryDeadLetterQueue"), MessageBody=json.dumps({**page, "position": 7})
+    )
+    status, out = run(capsys, "dlq", "inspect", "--queue", "recovery")
+    assert status == 0 and "recovery dead-letter queue: about 1 message(s) (1 examined)" in out
+    assert "1  the recovery page kept failing" in out and '"position": 7' in out
+    status, out = run(capsys, "dlq", "redrive", "--queue", "recovery")
+    assert (status, out.strip()) == (0, "recovery: moved 1 message(s) back to the source queue")
+    [moved] = api.messages("RecoveryQueue")
+    assert json.loads(moved["Body"])["position"] == 7

@@ -132,6 +132,7 @@ FLOOR_OF: dict[str, str | None] = {
     "RouteFallbackFunction": None,
     "FanoutFunction": "SQS batch+pydantic+Tracer",
     "DispatcherFunction": "SQS batch+pydantic+Tracer",
+    "RecoveryBatchesFunction": "SQS batch+pydantic+Tracer",
 }
 API_FLOOR = "REST resolver+Tracer"
 

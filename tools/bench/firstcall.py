@@ -19,7 +19,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,7 @@ class Context:
 
 import app
 if config["primed"]:
-    from integrations import snapstart
+    from integrations.platform import snapstart
     snapstart.before_snapshot()
     snapstart.after_restore()
 cpu, wall, results = [], [], []
@@ -105,6 +107,21 @@ def _scanner_event(n: int) -> str:
     event = json.loads((ROOT / "events" / "scanner" / "scan_completed.json").read_text())
     event.update(id=f"evt_firstcall_{os.getpid()}_{n}", accountId=ACCOUNT)
     return json.dumps(event)
+
+
+def an_hour_ago() -> str:
+    return (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def recovery_page(integration_id: str) -> dict[str, Any]:
+    """One page of a recovery of the bench's integration (its one delivery succeeded: nothing to send again)."""
+    return {
+        "recoveryId": str(uuid.uuid4()),
+        "accountId": ACCOUNT,
+        "integrationId": integration_id,
+        "since": an_hour_ago(),
+        "position": 1,
+    }
 
 
 def _webhook_body(bench: Stack) -> dict[str, Any]:
@@ -177,6 +194,14 @@ def _scenarios(bench: Stack) -> dict[str, tuple[Events, Callable[[Any], bool]]]:
             no_failures,
         ),
         "DispatcherFunction": (lambda _sample: [_sqs([job(hook)], bench.queue_arn) for _ in range(count)], no_failures),
+        "RecoverDeliveriesFunction": (
+            same(_api("POST", f"{item}/recover", f"/v1/integrations/{hook}/recover", {"since": an_hour_ago()})),
+            ok(202),
+        ),
+        "RecoveryBatchesFunction": (
+            same(_sqs([json.dumps(recovery_page(hook))], "arn:aws:sqs:us-east-1:123456789012:recovery")),
+            no_failures,
+        ),
     }
 
 

@@ -34,6 +34,7 @@ MOVE_SECONDS = 120  # how long a batch being moved stays hidden (released at onc
 SAMPLE_CHARS = 4000
 NO_EVENT_REASON = "fan-out kept failing (receive limit reached; see the fan-out function's logs)"
 NO_BUS_REASON = "EventBridge could not hand it to the events queue"
+NO_RECOVERY_REASON = "the recovery page kept failing (receive limit reached; see the recovery_batches function's logs)"
 # What EventBridge attaches to an event it parks in a rule target's dead-letter queue (why, and for which target).
 BUS_ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE", "RULE_ARN", "TARGET_ARN", "EXHAUSTED_RETRY_CONDITION")
 NO_LOG_REASON = "no attempt logged (failed inside the service; see the dispatcher's logs)"
@@ -41,7 +42,8 @@ NO_LOG_REASON = "no attempt logged (failed inside the service; see the dispatche
 
 @dataclass(frozen=True)
 class DeadLetterQueue:
-    name: str  # "events", "deliveries" or "bus" (scanner events the EventBridge rule could not hand over)
+    # "events", "deliveries", "bus" (scanner events the EventBridge rule could not hand over) or "recovery"
+    name: str
     url: str
     source_url: str  # where a redrive sends its messages
 
@@ -193,6 +195,8 @@ class DeadLetters:
             return str(reason)
         if queue.name == "events":
             return NO_EVENT_REASON
+        if queue.name == "recovery":
+            return NO_RECOVERY_REASON
         if queue.name == "bus":
             attributes = message.get("MessageAttributes", {})
             code, text = (attributes.get(name, {}).get("StringValue") for name in ("ERROR_CODE", "ERROR_MESSAGE"))
