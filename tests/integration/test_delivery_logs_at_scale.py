@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -128,22 +129,31 @@ def test_filtered_totals_pages_and_cursors_are_exact_and_skip_expired_entries(ap
 
 
 def test_totals_follow_the_expiry_of_each_entry_as_stored(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The oracle is the table itself: entries whose expiresAt is past are hidden, to the second."""
+    """The oracle is the table itself: entries whose expiresAt is past are hidden, to the second, whether DynamoDB
+    deleted them or not, as time goes on (the reader remembers where the expired entries ended) and in a fresh
+    container (it does not)."""
     hook = integration(api, ["scan.completed"])
     now = datetime.now(UTC)
     cutoff = now - RETENTION
     # Around the 30-day cutoff: some a few seconds past it, some a few seconds before it.
-    write(api, hook, 12, start=cutoff - timedelta(seconds=6), step=timedelta(seconds=1))
-    items = boto3.client("dynamodb").scan(TableName=api.table("DeliveryLogsTable"))["Items"]
-    entries = [item for item in items if not item["id"]["S"].startswith("#")]
-    moment = time.time()
-    # The route and the oracle read the same clock: entries expire a second apart, so two readings could differ.
-    monkeypatch.setattr(delivery_logs, "time", SimpleNamespace(time=lambda: moment, sleep=time.sleep))
-    body = logs(api, hook, limit=100)
-    live = sorted((item["id"]["S"] for item in entries if int(item["expiresAt"]["N"]) > moment), reverse=True)
-    assert 0 < len(live) < 12, "the entries straddle the cutoff"
-    assert body["pagination"]["total"] == len(live)
-    assert [entry["id"] for entry in body["data"]] == live
+    write(api, hook, 40, start=cutoff - timedelta(seconds=8), step=timedelta(milliseconds=500))
+    table = api.table("DeliveryLogsTable")
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    entries = sorted((item for item in items if item["id"]["S"].startswith("#all#")), key=lambda i: i["id"]["S"])
+    for deleted in entries[3:9:2]:  # expired ones DynamoDB has deleted already
+        boto3.client("dynamodb").delete_item(TableName=table, Key={"integrationId": {"S": hook}, "id": deleted["id"]})
+    entries = [item for item in entries if item not in entries[3:9:2]]
+    start = time.time()
+    for moment, fresh in [(start, False), (start + 3, False), (start + 6, True), (start + 8, False)]:
+        # The route and the oracle read the same clock: entries expire a second apart, so two readings could differ.
+        monkeypatch.setattr(delivery_logs, "time", SimpleNamespace(time=lambda at=moment: at, sleep=time.sleep))
+        if fresh:
+            delivery_logs._expired_before.clear()
+        body = logs(api, hook, limit=100)
+        live = sorted((item["logId"]["S"] for item in entries if int(item["expiresAt"]["N"]) > moment), reverse=True)
+        assert 0 < len(live) < 40, "the entries straddle the cutoff"
+        assert body["pagination"]["total"] == len(live), moment - start
+        assert [entry["id"] for entry in body["data"]] == live
 
 
 def test_a_cursor_walk_is_stable_while_new_entries_arrive(api: Api) -> None:
@@ -202,6 +212,11 @@ def test_a_page_reads_limit_plus_two_items_however_deep(api: Api) -> None:
     now = datetime.now(UTC)
     write(api, hook, 40, start=now - RETENTION - timedelta(hours=1), step=timedelta(seconds=1))  # expired
     write(api, hook, 260, start=now - timedelta(hours=1))
+    # The first read searches where the expired entries end (about 2 log2 of their number); later ones start there.
+    with ItemsRead(api.table("DeliveryLogsTable")).counting() as items_read:
+        first = logs(api, hook, limit=20)
+    assert first["pagination"]["total"] == 260
+    assert items_read.count <= len(first["data"]) + 2 + 2 * math.ceil(math.log2(40)) + 1, items_read.count
     queries: list[dict[str, Any]] = [{"page": 1}, {"page": 12}, {"page": 13}]
     queries += [{"page": 1, **filters} for filters in FILTERS if filters]  # page 1 of every view
     for query in queries:
@@ -301,3 +316,24 @@ def test_a_hole_in_a_views_chain_costs_its_entry_only(api: Api) -> None:
     store = DeliveryLogStore(api.table("DeliveryLogsTable"))
     shown = [e.id for page in (1, 2, 3) for e in delivery_logs.logs_page(store, hook, page, 3, status="failed").data]
     assert shown == expected
+
+
+def test_positions_that_start_again_after_the_head_expired_are_all_read(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader remembers where the expired entries ended; once the head expired, positions start again at 1."""
+    hook = integration(api, ["scan.completed"])
+    now = datetime.now(UTC)
+    write(api, hook, 10, start=now - RETENTION - timedelta(seconds=5), step=timedelta(seconds=1))
+    assert 0 < logs(api, hook)["pagination"]["total"] < 10, "the reader now starts past the expired entries"
+    # 30 days without an entry: the head expires and DynamoDB deletes it (the old entries may linger).
+    table = api.table("DeliveryLogsTable")
+    boto3.client("dynamodb").delete_item(
+        TableName=table, Key={"integrationId": {"S": hook}, "id": {"S": delivery_logs.HEAD}}
+    )
+    later = now + RETENTION + timedelta(days=1)
+    monkeypatch.setattr(delivery_logs, "time", SimpleNamespace(time=later.timestamp, sleep=time.sleep))
+    written = write(api, hook, 3, start=later)
+    body = logs(api, hook)
+    assert [e["id"] for e in body["data"]] == [entry_id for entry_id, _, _ in reversed(written)]
+    assert body["pagination"]["total"] == 3

@@ -319,10 +319,10 @@ def _event_id(request: Recorded) -> str:
 
 
 def _log_items(api: Api, integration_id: str) -> list[dict[str, Any]]:
-    """The integration's log entries (not the counters, copies and payloads kept beside them, whose keys start #)."""
-    items = boto3.client("dynamodb").query(
+    """The integration's log entries (not the counters kept beside them)."""
+    items: list[dict[str, Any]] = boto3.client("dynamodb").query(
         TableName=api.table("DeliveryLogsTable"),
-        KeyConditionExpression="integrationId = :i",
-        ExpressionAttributeValues={":i": {"S": integration_id}},
+        KeyConditionExpression="integrationId = :i AND begins_with(id, :entries)",
+        ExpressionAttributeValues={":i": {"S": integration_id}, ":entries": {"S": "#all#"}},
     )["Items"]
-    return [item for item in items if not item["id"]["S"].startswith("#")]
+    return items

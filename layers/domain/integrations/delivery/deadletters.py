@@ -27,6 +27,7 @@ from integrations.delivery.jobs import DeliveryJob
 from integrations.delivery.retry import ATTEMPTS_MADE, REASON
 from integrations.platform import aws, bounded_json
 from integrations.platform.redaction import redact_text
+from integrations.storage import delivery_logs
 
 SQS_BATCH = 10
 PEEK_SECONDS = 30  # how long inspected messages stay hidden before they are released
@@ -216,10 +217,12 @@ class DeadLetters:
             .get_paginator("query")
             .paginate(
                 TableName=self.delivery_logs_table,
-                KeyConditionExpression="integrationId = :integration",
+                # The entries only (not the head), newest first.
+                KeyConditionExpression="integrationId = :integration AND begins_with(id, :entries)",
                 FilterExpression="deliveryId = :delivery",
                 ExpressionAttributeValues={
                     ":integration": {"S": job.integrationId},
+                    ":entries": {"S": delivery_logs.ENTRIES_PREFIX},
                     ":delivery": {"S": job.deliveryId},
                 },
                 ScanIndexForward=False,

@@ -2,30 +2,31 @@
 
 An integration's partition of the table (key ``integrationId``, ``id``; TTL ``expiresAt`` on every item) holds:
 
-- ``<log id>`` — the entry. Its id is a UUIDv7 whose time is the moment it was recorded and whose counter bits
-  (RFC 9562 §6.2, method 1) hold its sequence number, so ids sort in recording order; it expires 30 days after
-  that moment (to the second). It keeps a snapshot of the head's counters taken when it was recorded.
 - ``#head`` — per *view* (all entries, ``status=…``, ``event=…``, ``status=…&event=…``) how many entries were
   ever recorded in it (under a short code: ``a``, ``f``, ``e1a2b``…, see ``view_code``), for each filtered view the
   position in the unfiltered view of its newest entry (``l<code>``), and ``t``, the latest recording time (ms),
   which never goes back.
-- ``#all#<position>`` — a copy of the entry's shown fields under its position (1, 2, …) among all entries, with
-  its position in each of its views and, for each filtered view, the position (among all) of the view's previous
-  entry: each filtered view is a chain through these copies, newest first.
+- ``#all#<position>`` — the entry recorded at that position (1, 2, …) among all entries. Its id (``logId``) is a
+  UUIDv7 whose time is the moment it was recorded and whose counter bits (RFC 9562 §6.2, method 1) hold that
+  position, so ids sort in recording order and name their item; it expires 30 days after that moment (to the
+  second). It keeps a snapshot of the head's counters taken when it was recorded, its position in each of its
+  views and, for each filtered view, the position (among all) of the view's previous entry: each filtered view is
+  a chain through these items, newest first.
 
 And, in a partition of its own per (account, event), ``#event`` — the event, stored once however many integrations
 it fans out to (fan-out writes it; entries keep its id), so that any of its deliveries can be redelivered.
 
 Writing an entry: one UpdateItem adds 1 to its four views' counters, points its filtered views at its position
 and returns the head as it was (DynamoDB applies concurrent updates one after the other, so two writers never get
-the same position), then one BatchWriteItem writes the entry and its copy (unprocessed items are sent again): two
-items, where a copy per view made five. Reading a page: GetItem ``#head`` (the newest position of the view), Query
-the first live entry (``id >= `` the id of the 30-day cutoff, Limit 1: its snapshot tells how many entries of each
-view come before it, all expired), then the page: unfiltered, one Query of its positions; filtered, one GetItem per
+the same position), then one BatchWriteItem writes the entry (unprocessed items are sent again): one item per
+attempt, where a copy per view made five. Reading a page: GetItem ``#head`` (the newest position of the view),
+the first live entry (its snapshot tells how many entries of each view come before it, all expired; see
+``_first_live``: one item read where this container last saw the expired entries end, about 2 log2 of the
+entries expired since otherwise), then the page: unfiltered, one Query of its positions; filtered, one GetItem per
 entry along the view's chain from its newest entry (or from a cursor's). So page 1 of every view, every page of
 the unfiltered view and every page reached by cursor reads limit + 2 items however long the history; page *n* of a
 filtered view by number reads (n - 1) * limit more (the issue's first allowance). Totals are exact in every view.
-Sort keys starting with ``#`` sort before every UUID, so they never mix with entries.
+An entry is read by its id (redelivery, recovery) at the position its id holds, checking the id.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ _POSITION_DIGITS = 15
 _COUNTER_BITS = 42  # 12 bits of rand_a and the top 30 of rand_b; the low 32 bits of rand_b stay random
 _HEAD_FIELDS = frozenset({"integrationId", "id", "t", "expiresAt"})
 _LAST = "l"  # prefix of a filtered view's pointer to its newest entry, in the head
-_PREVIOUS = "p"  # …and to the one before it (what the newest entry's copy points at)
+_PREVIOUS = "p"  # …and to the one before it (what the newest entry points at)
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 
 
@@ -92,6 +93,9 @@ def position_key(view: str, position: int) -> str:
     return f"#{view}#{position:0{_POSITION_DIGITS}d}"
 
 
+ENTRIES_PREFIX = f"#{ALL}#"  # every entry's key starts with it
+
+
 def _all_key(position: int) -> str:
     return position_key(ALL, position)
 
@@ -108,16 +112,6 @@ def log_id(recorded_ms: int, sequence: int) -> str:
         | secrets.randbits(32)
     )
     return str(uuid.UUID(int=value))
-
-
-def first_id_at(ms: int) -> str:
-    """The smallest UUIDv7 of millisecond ``ms``: every entry recorded at or after it sorts at or after it."""
-    return str(uuid.UUID(int=(ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0b10 << 62))
-
-
-def live_from_ms(now: int) -> int:
-    """Entries recorded at or after this millisecond are live at ``now`` (s): expiresAt = recorded (s) + 30 days."""
-    return (now - RETENTION_SECONDS + 1) * 1000
 
 
 def _entry(item: dict[str, Any]) -> DeliveryLogEntry:
@@ -159,13 +153,15 @@ class Attempt:
 def entry_items(
     attempt: Attempt, head: dict[str, int], previous: dict[str, int], recorded_ms: int
 ) -> list[dict[str, Any]]:
-    """The entry and its copy among all entries, given the head's counters right after its allocation (``head``,
-    by view code) and, per filtered view of the entry, the position among all of the view's previous entry."""
+    """The entry, under its position among all entries, given the head's counters right after its allocation
+    (``head``, by view code) and, per filtered view of the entry, the position among all of the view's previous
+    entry. One item: its id holds the position, so it is found by id too (``get``)."""
     codes = [view_code(view) for view in views_of(attempt.status, attempt.event_type)]
     position = head["a"]
     entry_id = log_id(recorded_ms, position)
-    shown: dict[str, Any] = {
+    item: dict[str, Any] = {
         "integrationId": {"S": attempt.integration_id},
+        "id": {"S": _all_key(position)},
         "logId": {"S": entry_id},
         "event": {"S": attempt.event_type},
         "status": {"S": attempt.status},
@@ -173,25 +169,27 @@ def entry_items(
         "deliveredAt": {"S": clock.iso(attempt.delivered_at)},
         "attempt": {"N": str(attempt.attempt)},
         "expiresAt": {"N": str(recorded_ms // 1000 + RETENTION_SECONDS)},
-    }
-    if attempt.outcome.response_code is not None:
-        shown["responseCode"] = {"N": str(attempt.outcome.response_code)}
-    if attempt.outcome.error:
-        shown["error"] = {"S": attempt.outcome.error}
-    entry = {
-        **shown,
-        "id": {"S": entry_id},
         "accountId": {"S": attempt.account_id},
         "deliveryId": {"S": attempt.delivery_id},
         "counts": {"M": {code: {"N": str(count)} for code, count in head.items()}},
-    }
-    copy = {
-        **shown,
-        "id": {"S": _all_key(position)},
         "pos": {"M": {code: {"N": str(head[code])} for code in codes}},
         "prev": {"M": {code: {"N": str(previous[code])} for code in codes if code in previous}},
     }
-    return [entry, copy]
+    if attempt.outcome.response_code is not None:
+        item["responseCode"] = {"N": str(attempt.outcome.response_code)}
+    if attempt.outcome.error:
+        item["error"] = {"S": attempt.outcome.error}
+    return [item]
+
+
+def position_of(entry_id: str) -> int | None:
+    """The position among all entries that ``log_id`` put in an entry's id (its counter bits), or None."""
+    try:
+        value = uuid.UUID(entry_id).int
+    except ValueError:
+        return None
+    position = ((value >> 64) & 0xFFF) << 30 | (value >> 32) & ((1 << 30) - 1)
+    return position or None
 
 
 @dataclass(frozen=True)
@@ -251,7 +249,7 @@ class DeliveryLogStore:
 
     def _write(self, items: list[dict[str, Any]]) -> None:
         """One BatchWriteItem (a TransactWriteItems would cost twice the write units); what DynamoDB leaves
-        unprocessed is sent again, so an entry ends in every view or, after repeated failures, raises
+        unprocessed is sent again, so an entry is written or, after repeated failures, raises
         (see docs/delivery-logs.md)."""
         dynamodb = aws.client("dynamodb")
         pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
@@ -282,7 +280,7 @@ class DeliveryLogStore:
         pointers = {f"#l{i}": _LAST + code for i, code in filtered}
         pointers |= {f"#p{i}": _PREVIOUS + code for i, code in filtered}
         # Every operand is read from the item as it was: each view's pointer moves to the new position among all
-        # (#v0), and its previous value is kept beside it, for the new entry's copy to point at (0: none).
+        # (#v0), and its previous value is kept beside it, for the new entry to point at (0: none).
         update = "ADD " + ", ".join(f"{name} :one" for name in names)
         update += " SET " + ", ".join(
             f"#l{i} = if_not_exists(#v0, :zero) + :one, #p{i} = if_not_exists(#l{i}, :zero)" for i, _ in filtered
@@ -344,7 +342,7 @@ class DeliveryLogStore:
             ConsistentRead=True,
         ).get("Item", {})
         newest = int(head[code]["N"]) if code in head else 0
-        first_live = self._first_live(integration_id, now)
+        first_live = self._first_live(integration_id, now, int(head["expiresAt"]["N"]) if head else 0)
         if first_live is None:
             return LogPage([], 0, newest, None)
         counts = first_live["counts"]["M"]
@@ -377,13 +375,13 @@ class DeliveryLogStore:
         )
 
     def _positions(self, integration_id: str, low: int, high: int, now: int) -> list[dict[str, Any]]:
-        """The copies of positions ``low``…``high`` among all entries, newest first: one Query."""
+        """The entries at positions ``low``…``high`` among all entries, newest first: one Query."""
         items: list[dict[str, Any]] = (
             aws.client("dynamodb")
             .query(
                 TableName=self.table_name,
                 KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
-                # Only a copy left from a counter item that expired and was deleted can be expired here
+                # Only an entry left from a counter item that expired and was deleted can be expired here
                 # (docs/delivery-logs.md).
                 FilterExpression="expiresAt > :now",
                 ExpressionAttributeValues={
@@ -434,7 +432,7 @@ class DeliveryLogStore:
             assert item is not None
             place = int(item["pos"]["M"][code]["N"])
             if place < low:  # past a hole: the next page starts here
-                return items, (int(item["id"]["S"].rsplit("#", 1)[1]), place)
+                return items, (_position(item), place)
             if place <= high:
                 items.append(item)
             previous = item.get("prev", {}).get("M", {}).get(code)
@@ -464,29 +462,61 @@ class DeliveryLogStore:
         )
         return next((item for page in pages for item in page["Items"]), None)
 
-    def _first_live(self, integration_id: str, now: int) -> dict[str, Any] | None:
-        """The oldest live entry (one item read), or None."""
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "integrationId = :integration AND id >= :live",
-            "ExpressionAttributeValues": {
-                ":integration": {"S": integration_id},
-                ":live": {"S": first_id_at(live_from_ms(now))},
-            },
-            "ConsistentRead": True,
-        }
-        dynamodb = aws.client("dynamodb")
-        items = dynamodb.query(**query, Limit=1)["Items"]
-        if not items or "counts" in items[0]:
-            return items[0] if items else None
-        # Entries written before the counters existed (gone 30 days after the upgrade) are not shown: skip them.
-        pages = dynamodb.get_paginator("query").paginate(**query, FilterExpression="attribute_exists(counts)")
-        return next((item for page in pages for item in page["Items"]), None)
+    def _first_live(self, integration_id: str, now: int, head_expires: int) -> dict[str, Any] | None:
+        """The oldest live entry, or None. Recording times never decrease along positions, so the expired entries
+        are a prefix: one item read from where this container last saw them end (every position before it was
+        expired then, so it still is); past it, a galloping then binary search over positions (about 2 log2 of the
+        entries that expired since, one item read each). ``head_expires``: the head's expiresAt (0: no head)."""
+        key = (self.table_name, integration_id)
+        low, seen_at, seen_head_expires = _expired_before.get(key, (1, now, 0))
+        # Positions start again at 1 once the head expired (30 days without an entry), which cannot have happened
+        # before the head seen then was due to expire; a clock that went back (only tests do that) starts over too.
+        if not seen_at <= now < seen_head_expires:
+            low = 1
+        found = self._at_or_after(integration_id, low)
+        if found is None or _live(found, now):
+            return found
+        # Gallop from the expired entry found to a live one (or the end), then search between them.
+        low, step = _position(found) + 1, 1
+        while (found := self._at_or_after(integration_id, low + step - 1)) is not None and not _live(found, now):
+            low, step = _position(found) + 1, step * 2
+        high = low + step - 1
+        while low < high:
+            middle = (low + high) // 2
+            probe = self._at_or_after(integration_id, middle)
+            if probe is None or _live(probe, now):
+                high, found = middle, probe
+            else:
+                low = _position(probe) + 1
+        if head_expires > now:  # every entry before ``low`` is expired: they will stay so while this head lives
+            _expired_before[key] = (low, now, head_expires)
+        return found
+
+    def _at_or_after(self, integration_id: str, position: int) -> dict[str, Any] | None:
+        """The first entry written at ``position`` or after (one item read): positions whose item DynamoDB deleted
+        after it expired, or whose write failed for good, are skipped."""
+        items = (
+            aws.client("dynamodb")
+            .query(
+                TableName=self.table_name,
+                KeyConditionExpression="integrationId = :integration AND id BETWEEN :low AND :high",
+                ExpressionAttributeValues={
+                    ":integration": {"S": integration_id},
+                    ":low": {"S": _all_key(position)},
+                    ":high": {"S": _all_key(10**_POSITION_DIGITS - 1)},
+                },
+                ConsistentRead=True,
+                Limit=1,
+            )
+            .get("Items", [])
+        )
+        return items[0] if items else None
 
     def get(self, integration_id: str, entry_id: str) -> StoredEntry | None:
-        """A live entry by its id, or None (unknown or expired)."""
-        item = self._get(integration_id, entry_id)
-        if item is None or "deliveryId" not in item:
+        """A live entry by its id, or None (unknown, forged or expired): read at the position its id holds."""
+        position = position_of(entry_id)
+        item = None if position is None else self._get(integration_id, _all_key(position))
+        if item is None or item.get("logId", {}).get("S") != entry_id:
             return None
         event_id = item["eventId"]["S"] if "eventId" in item else None
         return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"], event_id)
@@ -509,6 +539,20 @@ class DeliveryLogStore:
         if item is None or int(item["expiresAt"]["N"]) <= time.time():
             return None
         return item
+
+
+# Per (table, integration): a position before which every entry was expired when this container last looked, when
+# (s), and when the head seen then was due to expire. Expiry only moves forward, so it stays a lower bound of the
+# first live entry while that head lives.
+_expired_before: dict[tuple[str, str], tuple[int, int, int]] = {}
+
+
+def _live(item: dict[str, Any], now: int) -> bool:
+    return int(item["expiresAt"]["N"]) > now
+
+
+def _position(item: dict[str, Any]) -> int:
+    return int(item["id"]["S"].rsplit("#", 1)[1])
 
 
 # ---------------------------------------------------------------- cursors
