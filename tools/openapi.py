@@ -19,8 +19,8 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from openapi_webhooks import document_webhooks
 
-from integrations.providers import PROVIDERS
 from integrations.providers.github import LABEL_PATTERN, MAX_LABELS
+from integrations.providers.registry import PROVIDERS
 from integrations.providers.webhook import MAX_HEADER_VALUE, MAX_HEADERS, RESERVED_HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,16 +7,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from integrations import providers
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.models import IntegrationResponse, UpdateIntegrationRequest
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
+from integrations.providers import registry
 
 router = Router()
 # Every request validates against its provider: the registry is loaded at init, not by the first request.
-_ = providers.PROVIDERS
+_ = registry.PROVIDERS
 
 
 @router.patch(

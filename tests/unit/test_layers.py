@@ -84,3 +84,13 @@ def test_the_service_loads_the_providers_only_where_it_validates() -> None:
     probe = "import sys, integrations.api.service; print(sorted(m for m in sys.modules if '.providers' in m))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_what_a_provider_reports_back_loads_no_provider() -> None:
+    # The delivery-log store and health import providers.delivery only: the package loads no provider module with it.
+    probe = (
+        "import sys, integrations.storage.delivery_logs, integrations.delivery.health;"
+        "print(sorted(m for m in sys.modules if m.startswith('integrations.providers')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['integrations.providers', 'integrations.providers.delivery']"

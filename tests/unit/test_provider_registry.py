@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from integrations.api.provider_catalog import provider_catalog
 from integrations.catalog import EVENT_TYPES, PROVIDER_IDS
-from integrations.providers import PROVIDERS, Provider
 from integrations.providers.base import ProviderModel
+from integrations.providers.registry import PROVIDERS, Provider
 from tests.conftest import seed_catalog_as_decided
 
 SEED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_examples.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 from integrations.api.service import validate_settings
 from integrations.platform.errors import ValidationFailed
-from integrations.providers import PROVIDERS
+from integrations.providers.registry import PROVIDERS
 
 SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"[:32]

@@ -22,7 +22,7 @@ SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 DeliveryStatus = Literal["success", "failed"]
 
-# The registry's ids, in its order (integrations.providers.PROVIDERS; a unit test keeps the two equal): the API
+# The registry's ids, in its order (integrations.providers.registry.PROVIDERS; a unit test keeps the two equal): the API
 # models check a provider id against this list, so the routes that never validate credentials (list, delete,
 # logs) need not import every provider's models.
 PROVIDER_IDS = ("slack", "webhook", "jira", "pagerduty", "email", "teams", "discord", "google_chat", "github", "splunk")

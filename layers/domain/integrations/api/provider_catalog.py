@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 from integrations.models import ProviderField, ProviderInfo, ProvidersResponse
-from integrations.providers import PROVIDERS
 from integrations.providers.base import ProviderModel, field_type
+from integrations.providers.registry import PROVIDERS
 
 
 def _fields(model: type[ProviderModel]) -> list[ProviderField]:

@@ -16,7 +16,7 @@ from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
 if TYPE_CHECKING:
-    from integrations.providers import Provider
+    from integrations.providers.registry import Provider
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
 OPERATOR_REASON = "Disabled by an operator"
@@ -25,7 +25,7 @@ MAX_REASON = 500
 
 def _provider(provider_id: str) -> type[Provider]:
     """The registry's provider (imported on first use: the list, delete and logs routes never need one)."""
-    from integrations.providers import PROVIDERS
+    from integrations.providers.registry import PROVIDERS
 
     return PROVIDERS[provider_id]
 

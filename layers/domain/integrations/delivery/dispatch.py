@@ -12,9 +12,10 @@ from integrations.events import Event
 from integrations.platform import clock, settings
 from integrations.platform.errors import ValidationFailed
 from integrations.platform.observability import logger, record_attempt
-from integrations.providers import PROVIDERS, http
+from integrations.providers import http
 from integrations.providers.base import SendContext, parse_settings
 from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery, Outcome
+from integrations.providers.registry import PROVIDERS
 from integrations.storage.delivery_logs import DeliveryLogStore
 from integrations.storage.provider_state import DynamoProviderState
 from integrations.storage.store import IntegrationRecord, IntegrationStore
