@@ -15,8 +15,6 @@ from integrations.platform.observability import logger, tracer
 from integrations.providers import registry
 
 router = Router()
-# Every request validates against its provider: the registry is loaded at init, not by the first request.
-_ = registry.PROVIDERS
 
 
 @router.post(
@@ -52,6 +50,7 @@ INVALID_REQUEST = {"provider": "webhook", "name": "priming", "credentials": {}, 
 # (integrations.platform.snapstart).
 snapstart.prepare(
     service.from_environment,
+    registry.load_all,  # every provider a request may name
     snapstart.clients("dynamodb", "secretsmanager"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),  # its undo; no read
     # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.

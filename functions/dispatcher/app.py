@@ -20,7 +20,7 @@ from integrations.delivery import batch, dispatch, pacing, retry
 from integrations.delivery.jobs import DeliveryJob
 from integrations.platform import settings, snapstart
 from integrations.platform.observability import logger, record_service_failure, tracer
-from integrations.providers import http
+from integrations.providers import http, registry
 
 processor = batch.ConcurrentBatchProcessor(event_type=EventType.SQS, group_of=batch.integration_of)
 
@@ -101,6 +101,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 snapstart.prepare(
     lambda: settings.load(settings.QueueSettings),
     dispatch.from_environment,
+    registry.load_all,  # every provider a request may name
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
     snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.delivery_job())),

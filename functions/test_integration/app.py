@@ -14,7 +14,7 @@ from integrations.delivery import dispatch
 from integrations.models import TestResult
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
-from integrations.providers import http
+from integrations.providers import http, registry
 
 router = Router()
 
@@ -53,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 # (integrations.platform.snapstart).
 snapstart.prepare(
     service.from_environment,
+    registry.load_all,  # every provider a request may name
     dispatch.from_environment,
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sesv2"),

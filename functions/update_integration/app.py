@@ -15,8 +15,6 @@ from integrations.platform.observability import logger, tracer
 from integrations.providers import registry
 
 router = Router()
-# Every request validates against its provider: the registry is loaded at init, not by the first request.
-_ = registry.PROVIDERS
 
 
 @router.patch(
@@ -45,6 +43,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 # (integrations.platform.snapstart).
 snapstart.prepare(
     service.from_environment,
+    registry.load_all,  # every provider a request may name
     snapstart.clients("dynamodb", "secretsmanager"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
     snapstart.invoke(

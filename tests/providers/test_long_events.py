@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 from integrations.events import Event, parse_event
-from integrations.providers.base import SendContext
+from integrations.providers.base import Provider, SendContext
 from integrations.providers.delivery import Delivery, Outcome
 from integrations.providers.email import Email
 from integrations.providers.jira import Jira
 from integrations.providers.pagerduty import PagerDuty
-from integrations.providers.registry import Provider
 from integrations.providers.slack import Slack
 from integrations.providers.webhook import Webhook
 from integrations.storage.provider_state import DynamoProviderState

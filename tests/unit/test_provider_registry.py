@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,8 @@ from pydantic import BaseModel
 
 from integrations.api.provider_catalog import provider_catalog
 from integrations.catalog import EVENT_TYPES, PROVIDER_IDS
-from integrations.providers.base import ProviderModel
-from integrations.providers.registry import PROVIDERS, Provider
+from integrations.providers.base import Provider, ProviderModel
+from integrations.providers.registry import PROVIDERS
 from tests.conftest import seed_catalog_as_decided
 
 SEED = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_examples.json").read_text())
@@ -83,3 +85,19 @@ def test_response_models_hold_no_secret_fields() -> None:
 def test_the_api_models_know_the_registrys_ids_in_its_order() -> None:
     """catalog.PROVIDER_IDS spares the routes that validate no credentials the import of every provider."""
     assert tuple(PROVIDERS) == PROVIDER_IDS
+
+
+def test_the_registry_imports_a_provider_when_it_is_asked_for() -> None:
+    # A cold start loads the provider its request names, not all ten; load_all (SnapStart) loads every one.
+    probe = (
+        "import sys\n"
+        "from integrations.providers import registry\n"
+        "names = {'integrations.providers.' + module for module, _ in registry._CLASSES.values()}\n"
+        "loaded = lambda: sorted(m.rsplit('.', 1)[1] for m in sys.modules if m in names)\n"
+        "print(loaded())\n"
+        "print(registry.PROVIDERS['webhook'].name, loaded())\n"
+        "registry.load_all()\n"
+        "print(len(loaded()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "Webhook ['webhook']", "10"]

@@ -50,7 +50,11 @@ EnabledEvents = Annotated[list[EventType], Field(min_length=1, max_length=50), A
 ProviderFields = Annotated[dict[str, Any], Field(max_length=50)]
 
 
-class _Request(BaseModel):
+class _Model(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Request(_Model):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -103,7 +107,7 @@ class UpdateIntegrationRequest(_Request):
         return data
 
 
-class OmitsNull(BaseModel):
+class OmitsNull(_Model):
     """A response whose optional additions are left out, not sent as null, while they have no value."""
 
     omitted_when_null: ClassVar[tuple[str, ...]] = ()
@@ -143,15 +147,15 @@ class IntegrationResponse(OmitsNull):
     omitted_when_null = ("disabledReason", "disabledAt")
 
 
-class IntegrationListResponse(BaseModel):
+class IntegrationListResponse(_Model):
     data: list[IntegrationResponse]
 
 
-class DeleteResponse(BaseModel):
+class DeleteResponse(_Model):
     message: str = "Integration deleted successfully"
 
 
-class DeliveryLogEntry(BaseModel):
+class DeliveryLogEntry(_Model):
     id: str
     event: str = Field(description="The event type delivered, or integration.test")
     status: DeliveryStatus
@@ -166,14 +170,14 @@ class DeliveryLogEntry(BaseModel):
     )
 
 
-class Pagination(BaseModel):
+class Pagination(_Model):
     page: int
     limit: int
     total: int
     totalPages: int
 
 
-class DeliveryLogsResponse(BaseModel):
+class DeliveryLogsResponse(_Model):
     data: list[DeliveryLogEntry]
     pagination: Pagination
     nextCursor: str | None = Field(
@@ -184,7 +188,7 @@ class DeliveryLogsResponse(BaseModel):
 LoggedEvent = Literal[EventType, "integration.test"]
 
 
-class RedeliveryResponse(BaseModel):
+class RedeliveryResponse(_Model):
     """The redeliver route's answer: the delivery queued again (same delivery id, a new attempt)."""
 
     deliveryId: str = Field(description="The delivery's id, the same as the original's (a webhook's webhook-id)")
@@ -205,7 +209,7 @@ class RecoveryRequest(_Request):
     )
 
 
-class RecoveryResponse(BaseModel):
+class RecoveryResponse(_Model):
     """The recover route's answer: how many deliveries the request queued from the log's first page, and whether
     that was the whole walk (``complete``) or the rest continues in the background."""
 
@@ -239,14 +243,14 @@ class TestResult(OmitsNull):
     omitted_when_null = ("error",)
 
 
-class ProviderField(BaseModel):
+class ProviderField(_Model):
     name: str
     type: str
     required: bool
     description: str
 
 
-class ProviderInfo(BaseModel):
+class ProviderInfo(_Model):
     id: str
     name: str
     description: str
@@ -255,20 +259,20 @@ class ProviderInfo(BaseModel):
     supportedEvents: list[EventType]
 
 
-class ProvidersResponse(BaseModel):
+class ProvidersResponse(_Model):
     providers: list[ProviderInfo]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(_Model):
     field: str
     message: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(_Model):
     code: str = Field(description="validation_error, unauthorized, forbidden, not_found, conflict, limit_exceeded, …")
     message: str
     details: list[ErrorDetail]
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Model):
     error: ErrorInfo

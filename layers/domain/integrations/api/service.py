@@ -16,7 +16,7 @@ from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
 if TYPE_CHECKING:
-    from integrations.providers.registry import Provider
+    from integrations.providers.base import Provider
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion
 OPERATOR_REASON = "Disabled by an operator"

@@ -58,7 +58,9 @@ def _convert(kind: str, value: Any, rules: Mapping[str, Any]) -> Any:
     return text
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+# Neither frozen nor comparable (eq=False): each method a dataclass generates is compiled at import, and a frozen
+# one's __setattr__/__delattr__/__hash__ more than double what each settings class costs a cold start (`make bench`).
+@dataclasses.dataclass(kw_only=True, eq=False)
 class _Settings:
     @classmethod
     def model_validate(cls, values: Mapping[str, Any]) -> Self:
@@ -82,12 +84,12 @@ def load[S: _Settings](model: type[S]) -> S:
     return model.model_validate(dict(os.environ))
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class AuthorizerSettings(_Settings):
     api_keys_table: str = env("API_KEYS_TABLE")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class ApiSettings(_Settings):
     integrations_table: str = env("INTEGRATIONS_TABLE")
     secrets_prefix: str = env("SECRETS_PREFIX")
@@ -97,7 +99,7 @@ class ApiSettings(_Settings):
     max_integrations_per_account: int = env("MAX_INTEGRATIONS_PER_ACCOUNT", default=100, ge=1, le=10_000)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class DeliverySettings(_Settings):
     """What the providers' senders need (dispatcher and the test route)."""
 
@@ -115,7 +117,7 @@ class DeliverySettings(_Settings):
         return timedelta(hours=self.signing_secret_grace_hours)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class DispatchSettings(_Settings):
     """Tables the dispatcher and the test and logs routes write or read."""
 
@@ -125,7 +127,7 @@ class DispatchSettings(_Settings):
     auto_disable_after_days: int = env("AUTO_DISABLE_AFTER_DAYS", default=5, ge=1, le=30)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class QueueSettings(_Settings):
     """Fan-out's and the dispatcher's queues."""
 
@@ -135,7 +137,7 @@ class QueueSettings(_Settings):
     max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", ge=1, le=20)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True, eq=False)
 class RecoverySettings(_Settings):
     """The queue of recovery batches (the recover route and the recovery-batches function)."""
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from integrations.events import Event
+if TYPE_CHECKING:
+    from integrations.events import Event
+
 
 TEST_EVENT_TYPE = "integration.test"
 

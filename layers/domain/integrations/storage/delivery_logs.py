@@ -43,14 +43,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from integrations.events import Event
 from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Pagination
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import FieldError, ValidationFailed
 from integrations.providers.delivery import TEST_EVENT_TYPE, Outcome
 from integrations.storage import stored_events
+
+if TYPE_CHECKING:
+    from integrations.events import Event
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())
@@ -526,6 +528,8 @@ class DeliveryLogStore:
         if entry.event_id is None:
             return None
         item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
+        from integrations.events import Event  # the redelivery and recovery paths only: the logs route never parses one
+
         event = None if item is None else Event.model_validate_json(item["body"]["S"])
         return event if event is not None and event.id == entry.event_id else None
 

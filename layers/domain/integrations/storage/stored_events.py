@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from integrations.events import Event
 from integrations.platform import aws
+
+if TYPE_CHECKING:
+    from integrations.events import Event
 
 RETENTION_SECONDS = 30 * 24 * 3600  # a delivery log entry's
 # Past the 30 days by the retry schedule (about 28 h; 3 days leaves room for rate-limit deferrals), so the event is
