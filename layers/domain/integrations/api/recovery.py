@@ -29,7 +29,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from integrations.api import redelivery, service
 from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
-from integrations.delivery.jobs import DeliveryJob
+from integrations.delivery.jobs import DeliveryJob, enqueue
 from integrations.models import RecoveryResponse
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -38,7 +38,6 @@ from integrations.storage import delivery_logs
 from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
 
 PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): a few hundred small DynamoDB calls
-SQS_BATCH = 10  # SendMessageBatch's limit
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
 # meets an attempt that started this long before `since`, no older entry can have started at or after it.
@@ -171,7 +170,8 @@ class Recoverer:
             if event is not None:
                 rid = redelivery_id(batch.recoveryId, stored.delivery_id)
                 jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))
-        self._queue_jobs(jobs)
+        # EnqueueFailed: the batch or the request is retried, and walks the page again with the same claims and ids
+        enqueue(self.deliveries_queue_url, jobs)
         next_position = None if reached_since else found.next_position
         if next_position is not None:
             self._queue_batch(batch.model_copy(update={"position": next_position}))
@@ -204,17 +204,6 @@ class Recoverer:
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-    def _queue_jobs(self, jobs: list[DeliveryJob]) -> None:
-        sqs = aws.client("sqs")
-        for start in range(0, len(jobs), SQS_BATCH):
-            chunk = jobs[start : start + SQS_BATCH]
-            response = sqs.send_message_batch(
-                QueueUrl=self.deliveries_queue_url,
-                Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)],
-            )
-            if response.get("Failed"):  # the page is walked again: its claims and redelivery ids are the same again
-                raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} redeliveries were not queued")
 
     def _queue_batch(self, batch: RecoveryBatch) -> None:
         aws.client("sqs").send_message(QueueUrl=self.recovery_queue_url, MessageBody=batch.model_dump_json())
