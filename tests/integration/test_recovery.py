@@ -13,7 +13,11 @@ import boto3
 import pytest
 
 from integrations.api import recovery
-from integrations.platform import clock
+from integrations.delivery.jobs import delivery_id
+from integrations.events import parse_event
+from integrations.platform import aws, clock
+from integrations.providers.delivery import Outcome
+from integrations.storage.delivery_logs import ENTRIES_PREFIX, DeliveryLogStore
 from tests.integration.conftest import KEY_B, START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.integration.test_management_api import assert_error
@@ -315,3 +319,55 @@ def test_a_recovery_stops_when_the_integration_is_disabled_meanwhile(
     api.drain()
     assert len(receiver.requests) == before, "the walker stops, and the request's own job is skipped"
     assert api.messages("DeliveriesQueue") == [] and api.messages("RecoveryQueue") == []
+
+
+# ---------------------------------------------------------------- what a page costs
+
+
+def failed_deliveries(api: Api, hook: str, count: int) -> None:
+    """``count`` deliveries that failed once each, logged as the dispatcher logs them (their event stored)."""
+    store = DeliveryLogStore(api.table("DeliveryLogsTable"))
+    for n in range(count):
+        sent = parse_event(json.dumps(event("scan.completed", event_id=f"evt_{n}")))
+        store.record(
+            account_id="acct_a",
+            integration_id=hook,
+            delivery_id=delivery_id(sent.id, hook),
+            event_type="scan.completed",
+            outcome=Outcome(False, 503, 40, "Provider returned 503"),
+            attempt=1,
+            delivered_at=clock.now(),
+            event=sent,
+            store_event=True,
+        )
+
+
+def dynamodb_calls(api: Api) -> Counter[str]:
+    """From now on, each DynamoDB call of the functions, as ``<operation> <table>`` and, for a delivery-log item read
+    by its key, ``<operation> entry`` (a log entry), ``#event`` (a stored event) or ``#head``."""
+    calls: Counter[str] = Counter()
+    tables = {api.table(name): name for name in ("IntegrationsTable", "DeliveryLogsTable", "ProviderStateTable")}
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Key", {}).get("id", {}).get("S", "")
+        what = "entry" if key.startswith(ENTRIES_PREFIX) else key if key.startswith("#") else None
+        calls[f"{model.name} {what or tables.get(params.get('TableName', ''), '?')}"] += 1
+
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", count)
+    return calls
+
+
+def test_a_page_is_read_by_its_query_not_again_entry_by_entry(api: Api, receiver: FakeWebhookReceiver) -> None:
+    calls, seen = dynamodb_calls(api), {}
+    for count in (10, 60):
+        hook = webhook(api, receiver.url)
+        failed_deliveries(api, hook, count)
+        calls.clear()
+        reply = recover(api, hook, {"since": since()})
+        assert (reply.status, reply.body["queued"], reply.body["complete"]) == (202, count, True), reply.body
+        seen[count] = dict(calls)
+    assert "GetItem entry" not in seen[10] and "GetItem entry" not in seen[60], seen
+    assert seen[10]["Query DeliveryLogsTable"] == seen[60]["Query DeliveryLogsTable"], seen
+    # Per delivery sent: its claim and its event.
+    assert seen[60]["PutItem ProviderStateTable"] - seen[10]["PutItem ProviderStateTable"] == 50, seen
+    assert seen[60]["GetItem #event"] - seen[10]["GetItem #event"] == 50, seen

@@ -37,7 +37,7 @@ from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
 from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
 
-PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): a few hundred small DynamoDB calls
+PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): at most ~200 small DynamoDB calls
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
 # meets an attempt that started this long before `since`, no older entry can have started at or after it.
@@ -153,23 +153,22 @@ class Recoverer:
         jobs: list[DeliveryJob] = []
         met: set[str] = set()  # this page's deliveries (its claims would let it claim them again)
         reached_since = False
-        for entry in found.entries:
-            started = datetime.fromisoformat(entry.deliveredAt)
+        for entry in found.stored:  # the items the page's Query read: nothing more is read per entry
+            started = datetime.fromisoformat(entry.delivered_at)
             if started < batch.since - RECORDING_LAG:
                 reached_since = True
                 break
-            if started < batch.since or entry.event not in EVENT_TYPES:  # too old, or a test delivery
+            if started < batch.since or entry.event_type not in EVENT_TYPES:  # too old, or a test delivery
                 continue
-            stored = self.logs.get(batch.integrationId, entry.id)
-            if stored is None or stored.delivery_id in met or not self._claim(batch, stored.delivery_id):
-                continue  # expired meanwhile, or the delivery's latest attempt was met already
-            met.add(stored.delivery_id)
+            if entry.delivery_id in met or not self._claim(batch, entry.delivery_id):
+                continue  # the delivery's latest attempt was met already
+            met.add(entry.delivery_id)
             if entry.status != "failed":
                 continue  # its latest attempt succeeded
-            event = self.logs.payload(stored)
+            event = self.logs.payload(entry)
             if event is not None:
-                rid = redelivery_id(batch.recoveryId, stored.delivery_id)
-                jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))
+                rid = redelivery_id(batch.recoveryId, entry.delivery_id)
+                jobs.append(redelivery.redelivery_job(entry, batch.integrationId, event, rid))
         # EnqueueFailed: the batch or the request is retried, and walks the page again with the same claims and ids
         enqueue(self.deliveries_queue_url, jobs)
         next_position = None if reached_since else found.next_position

@@ -26,7 +26,8 @@ entries expired since otherwise), then the page: unfiltered, one Query of its po
 entry along the view's chain from its newest entry (or from a cursor's). So page 1 of every view, every page of
 the unfiltered view and every page reached by cursor reads limit + 2 items however long the history; page *n* of a
 filtered view by number reads (n - 1) * limit more (the issue's first allowance). Totals are exact in every view.
-An entry is read by its id (redelivery, recovery) at the position its id holds, checking the id.
+An entry is read by its id (redelivery) at the position its id holds, checking the id; recovery walks the items of
+the pages it reads (``LogPage.stored``), with no read per entry.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from integrations.events import Event
@@ -194,22 +195,46 @@ def position_of(entry_id: str) -> int | None:
 
 @dataclass(frozen=True)
 class StoredEntry:
-    """An entry as redelivery reads it."""
+    """An entry as redelivery and recovery read it: the delivery it belongs to and how its attempt went."""
 
     id: str
     account_id: str
     delivery_id: str
     event_type: str
     event_id: str | None  # its event's id (integrations.storage.stored_events)
+    status: str  # success or failed
+    delivered_at: str  # when the attempt started (ISO 8601)
+
+
+def _stored(item: dict[str, Any]) -> StoredEntry:
+    return StoredEntry(
+        id=item["logId"]["S"],
+        account_id=item["accountId"]["S"],
+        delivery_id=item["deliveryId"]["S"],
+        event_type=item["event"]["S"],
+        event_id=item["eventId"]["S"] if "eventId" in item else None,
+        status=item["status"]["S"],
+        delivered_at=item["deliveredAt"]["S"],
+    )
 
 
 @dataclass(frozen=True)
 class LogPage:
-    entries: list[DeliveryLogEntry]
+    items: list[dict[str, Any]] = field(repr=False)  # the page's entries as read, newest first
     total: int
     newest: int  # the newest position of the view (0 when empty)
     next_position: int | None  # where the next page starts, None on the last page
     next_anchor: int | None = None  # a filtered view's next page: the position among all of its first entry
+
+    @cached_property
+    def entries(self) -> list[DeliveryLogEntry]:
+        """The page's entries as the logs route shows them."""
+        return [_entry(item) for item in self.items]
+
+    @cached_property
+    def stored(self) -> list[StoredEntry]:
+        """The page's entries as ``get`` reads them, from the items the page read (recovery walks them)."""
+        return [_stored(item) for item in self.items]
 
 
 class DeliveryLogStore:
@@ -363,11 +388,11 @@ class DeliveryLogStore:
                 start = (position, anchor)
             items, following = self._chain(integration_id, code, start, low, high, now, checked=anchor is not None)
         if code != "a" and (following is None or following[1] <= expired):
-            return LogPage([_entry(item) for item in items], newest - expired, newest, None)
+            return LogPage(items, newest - expired, newest, None)
         has_more = low > expired + 1
         next_position = following[1] if following else low - 1
         return LogPage(
-            [_entry(item) for item in items],
+            items,
             newest - expired,
             newest,
             next_position if has_more else None,
@@ -518,11 +543,11 @@ class DeliveryLogStore:
         item = None if position is None else self._get(integration_id, _all_key(position))
         if item is None or item.get("logId", {}).get("S") != entry_id:
             return None
-        event_id = item["eventId"]["S"] if "eventId" in item else None
-        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"], event_id)
+        return _stored(item)
 
     def payload(self, entry: StoredEntry) -> Event | None:
-        """The event a logged attempt sent (``entry`` from ``get``), while one of its deliveries' entries is live."""
+        """The event a logged attempt sent (``entry`` from ``get`` or a page), while one of its deliveries' entries
+        is live."""
         if entry.event_id is None:
             return None
         item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
