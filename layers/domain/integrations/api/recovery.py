@@ -35,9 +35,9 @@ from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
-from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
+from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage, StoredEntry
 
-PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): at most ~200 small DynamoDB calls
+PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): at most ~100 small DynamoDB calls
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
 # meets an attempt that started this long before `since`, no older entry can have started at or after it.
@@ -150,7 +150,7 @@ class Recoverer:
     def _walk_page(self, batch: RecoveryBatch, found: LogPage) -> tuple[int, bool]:
         """Queue the redeliveries of ``found`` (the page at ``batch.position``), then the next page's batch unless
         the walk is over; how many were queued, and whether the walk is over."""
-        jobs: list[DeliveryJob] = []
+        to_send: list[StoredEntry] = []
         met: set[str] = set()  # this page's deliveries (its claims would let it claim them again)
         reached_since = False
         for entry in found.stored:  # the items the page's Query read: nothing more is read per entry
@@ -163,10 +163,11 @@ class Recoverer:
             if entry.delivery_id in met or not self._claim(batch, entry.delivery_id):
                 continue  # the delivery's latest attempt was met already
             met.add(entry.delivery_id)
-            if entry.status != "failed":
-                continue  # its latest attempt succeeded
-            event = self.logs.payload(entry)
-            if event is not None:
+            if entry.status == "failed":  # not when its latest attempt succeeded
+                to_send.append(entry)
+        jobs: list[DeliveryJob] = []
+        for entry, event in zip(to_send, self.logs.payloads(to_send), strict=True):  # one read for the page's events
+            if event is not None:  # None once it expired with its delivery's last entries
                 rid = redelivery_id(batch.recoveryId, entry.delivery_id)
                 jobs.append(redelivery.redelivery_job(entry, batch.integrationId, event, rid))
         # EnqueueFailed: the batch or the request is retried, and walks the page again with the same claims and ids

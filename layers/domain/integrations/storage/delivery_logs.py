@@ -41,6 +41,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, cached_property
@@ -59,6 +60,7 @@ RETENTION_SECONDS = int(RETENTION.total_seconds())
 ALL = "all"
 HEAD = "#head"
 _POSITION_DIGITS = 15
+_BATCH_GET = 100  # BatchGetItem's limit of keys
 _COUNTER_BITS = 42  # 12 bits of rand_a and the top 30 of rand_b; the low 32 bits of rand_b stay random
 _HEAD_FIELDS = frozenset({"integrationId", "id", "t", "expiresAt"})
 _LAST = "l"  # prefix of a filtered view's pointer to its newest entry, in the head
@@ -553,6 +555,42 @@ class DeliveryLogStore:
         item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
         event = None if item is None else Event.model_validate_json(item["body"]["S"])
         return event if event is not None and event.id == entry.event_id else None
+
+    def payloads(self, entries: Sequence[StoredEntry]) -> list[Event | None]:
+        """The events ``entries`` sent, in their order, as ``payload`` reads them one by one: recovery reads a page's
+        with one BatchGetItem per 100 events instead of a GetItem each."""
+        wanted = [None if e.event_id is None else stored_events.partition(e.account_id, e.event_id) for e in entries]
+        partitions = list(dict.fromkeys(partition for partition in wanted if partition is not None))
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(partitions), _BATCH_GET):
+            items |= self._get_events(partitions[start : start + _BATCH_GET])
+        events = {partition: Event.model_validate_json(item["body"]["S"]) for partition, item in items.items()}
+        found: list[Event | None] = []
+        for entry, partition in zip(entries, wanted, strict=True):
+            event = events.get(partition) if partition is not None else None
+            found.append(event if event is not None and event.id == entry.event_id else None)
+        return found
+
+    def _get_events(self, partitions: list[str]) -> dict[str, dict[str, Any]]:
+        """The live stored events of ``partitions`` (at most 100), by partition: one BatchGetItem; what DynamoDB
+        leaves unprocessed (throttling, or over its 16 MB per answer) is asked again, and raises after repeated
+        failures (the page is walked again)."""
+        dynamodb = aws.client("dynamodb")
+        keys = [{"integrationId": {"S": partition}, "id": {"S": stored_events.EVENT_KEY}} for partition in partitions]
+        pending: dict[str, Any] = {self.table_name: {"Keys": keys}}
+        found: dict[str, dict[str, Any]] = {}
+        for delay in (0.05, 0.2, 0.5, 1.0, None):
+            answer = dynamodb.batch_get_item(RequestItems=pending)
+            for item in answer["Responses"].get(self.table_name, []):
+                if int(item["expiresAt"]["N"]) > time.time():  # as ``_get``: expired is gone, whatever DynamoDB says
+                    found[item["integrationId"]["S"]] = item
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            if delay is None:
+                raise RuntimeError(f"{len(pending[self.table_name]['Keys'])} stored events were not read")
+            time.sleep(delay)
+        return found
 
     def _get(self, integration_id: str, key: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = (
