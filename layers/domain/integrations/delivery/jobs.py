@@ -1,4 +1,5 @@
-"""The delivery job: what fan-out enqueues and the dispatcher performs, one per (event, integration)."""
+"""The delivery job, one per (event, integration): what fan-out and recovery queue (``enqueue``) and the dispatcher
+performs."""
 
 from __future__ import annotations
 
