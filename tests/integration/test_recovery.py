@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections import Counter
@@ -13,7 +14,11 @@ import boto3
 import pytest
 
 from integrations.api import recovery
-from integrations.platform import clock
+from integrations.delivery.jobs import delivery_id
+from integrations.events import parse_event
+from integrations.platform import aws, clock
+from integrations.providers.delivery import Outcome
+from integrations.storage.delivery_logs import ALL, ENTRIES_PREFIX, DeliveryLogStore
 from tests.integration.conftest import KEY_B, START, Api, Clock
 from tests.integration.test_fanout import event
 from tests.integration.test_management_api import assert_error
@@ -315,3 +320,87 @@ def test_a_recovery_stops_when_the_integration_is_disabled_meanwhile(
     api.drain()
     assert len(receiver.requests) == before, "the walker stops, and the request's own job is skipped"
     assert api.messages("DeliveriesQueue") == [] and api.messages("RecoveryQueue") == []
+
+
+# ---------------------------------------------------------------- what a page costs
+
+
+def failed_deliveries(api: Api, hook: str, count: int) -> None:
+    """``count`` deliveries that failed once each, logged as the dispatcher logs them (their event stored)."""
+    store = DeliveryLogStore(api.table("DeliveryLogsTable"))
+    for n in range(count):
+        sent = parse_event(json.dumps(event("scan.completed", event_id=f"evt_{n}")))
+        store.record(
+            account_id="acct_a",
+            integration_id=hook,
+            delivery_id=delivery_id(sent.id, hook),
+            event_type="scan.completed",
+            outcome=Outcome(False, 503, 40, "Provider returned 503"),
+            attempt=1,
+            delivered_at=clock.now(),
+            event=sent,
+            store_event=True,
+        )
+
+
+def dynamodb_calls(api: Api) -> Counter[str]:
+    """From now on, each DynamoDB call of the functions, as ``<operation> <table>`` and, for a delivery-log item read
+    by its key, ``<operation> entry`` (a log entry), ``#event`` (a stored event) or ``#head``."""
+    calls: Counter[str] = Counter()
+    tables = {api.table(name): name for name in ("IntegrationsTable", "DeliveryLogsTable", "ProviderStateTable")}
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Key", {}).get("id", {}).get("S", "")
+        what = "entry" if key.startswith(ENTRIES_PREFIX) else key if key.startswith("#") else None
+        table = params.get("TableName") or next(iter(params.get("RequestItems", {})), "")  # a batch names its table
+        calls[f"{model.name} {what or tables.get(table, '?')}"] += 1
+
+    aws.client("dynamodb").meta.events.register("provide-client-params.dynamodb", count)
+    return calls
+
+
+def test_a_page_is_read_by_its_query_not_again_entry_by_entry(api: Api, receiver: FakeWebhookReceiver) -> None:
+    calls, seen = dynamodb_calls(api), {}
+    for count in (10, 60):
+        hook = webhook(api, receiver.url)
+        failed_deliveries(api, hook, count)
+        calls.clear()
+        reply = recover(api, hook, {"since": since()})
+        assert (reply.status, reply.body["queued"], reply.body["complete"]) == (202, count, True), reply.body
+        seen[count] = dict(calls)
+    assert "GetItem entry" not in seen[60] and "GetItem #event" not in seen[60], seen
+    # The reads do not grow with the page: the integration, the log's head, its first live entry and the page
+    # (Query), then the events of the page's deliveries to send, in one batch.
+    reads = ("GetItem", "Query", "BatchGetItem")
+    assert {k: n for k, n in seen[10].items() if k.startswith(reads)} == {
+        k: n for k, n in seen[60].items() if k.startswith(reads)
+    }, seen
+    assert seen[60]["BatchGetItem DeliveryLogsTable"] == 1, seen
+    # What does grow: a claim per delivery met, so that each is sent once.
+    assert seen[60]["PutItem ProviderStateTable"] - seen[10]["PutItem ProviderStateTable"] == 50, seen
+
+
+def test_a_pages_events_are_read_a_hundred_at_a_time_as_payload_reads_each(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = str(uuid.uuid4())
+    failed_deliveries(api, hook, 130)
+    store = DeliveryLogStore(api.table("DeliveryLogsTable"))
+    entries = store.page(hook, ALL, 1, 130).stored
+    unknown = dataclasses.replace(entries[0], event_id="evt_never_stored")
+    dynamodb = aws.client("dynamodb")
+    real_get, asked = dynamodb.batch_get_item, []
+
+    def leaves_five_unprocessed_once(**request: Any) -> Any:  # as DynamoDB does when throttled or past 16 MB
+        [(table, wanted)] = request["RequestItems"].items()
+        asked.append(len(wanted["Keys"]))
+        if len(asked) > 1:
+            return real_get(**request)
+        answer = real_get(RequestItems={table: {"Keys": wanted["Keys"][:-5]}})
+        return {**answer, "UnprocessedKeys": {table: {"Keys": wanted["Keys"][-5:]}}}
+
+    monkeypatch.setattr(dynamodb, "batch_get_item", leaves_five_unprocessed_once)
+    found = store.payloads([*entries, unknown])
+    assert asked == [100, 5, 31]  # the unknown event is asked for too, and not found
+    assert found == [store.payload(entry) for entry in entries] + [None]
+    assert [event.id for event in found if event is not None] == [f"evt_{n}" for n in reversed(range(130))]

@@ -29,16 +29,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from integrations.api import redelivery, service
 from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
-from integrations.delivery.jobs import DeliveryJob
+from integrations.delivery.jobs import DeliveryJob, enqueue
 from integrations.models import RecoveryResponse
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
-from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage
+from integrations.storage.delivery_logs import ALL, RETENTION, DeliveryLogStore, LogPage, StoredEntry
 
-PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): a few hundred small DynamoDB calls
-SQS_BATCH = 10  # SendMessageBatch's limit
+PAGE_SIZE = 100  # log entries per page (the request's own, then one per batch): at most ~100 small DynamoDB calls
 # Entries are in recording order, and an attempt is recorded after it started (deliveredAt) by at most its own
 # duration (about a minute, delivery.dispatch.attempt_budget) plus the clock skew between functions. Once the walk
 # meets an attempt that started this long before `since`, no older entry can have started at or after it.
@@ -151,27 +150,28 @@ class Recoverer:
     def _walk_page(self, batch: RecoveryBatch, found: LogPage) -> tuple[int, bool]:
         """Queue the redeliveries of ``found`` (the page at ``batch.position``), then the next page's batch unless
         the walk is over; how many were queued, and whether the walk is over."""
-        jobs: list[DeliveryJob] = []
+        to_send: list[StoredEntry] = []
         met: set[str] = set()  # this page's deliveries (its claims would let it claim them again)
         reached_since = False
-        for entry in found.entries:
-            started = datetime.fromisoformat(entry.deliveredAt)
+        for entry in found.stored:  # the items the page's Query read: nothing more is read per entry
+            started = datetime.fromisoformat(entry.delivered_at)
             if started < batch.since - RECORDING_LAG:
                 reached_since = True
                 break
-            if started < batch.since or entry.event not in EVENT_TYPES:  # too old, or a test delivery
+            if started < batch.since or entry.event_type not in EVENT_TYPES:  # too old, or a test delivery
                 continue
-            stored = self.logs.get(batch.integrationId, entry.id)
-            if stored is None or stored.delivery_id in met or not self._claim(batch, stored.delivery_id):
-                continue  # expired meanwhile, or the delivery's latest attempt was met already
-            met.add(stored.delivery_id)
-            if entry.status != "failed":
-                continue  # its latest attempt succeeded
-            event = self.logs.payload(stored)
-            if event is not None:
-                rid = redelivery_id(batch.recoveryId, stored.delivery_id)
-                jobs.append(redelivery.redelivery_job(stored, batch.integrationId, event, rid))
-        self._queue_jobs(jobs)
+            if entry.delivery_id in met or not self._claim(batch, entry.delivery_id):
+                continue  # the delivery's latest attempt was met already
+            met.add(entry.delivery_id)
+            if entry.status == "failed":  # not when its latest attempt succeeded
+                to_send.append(entry)
+        jobs: list[DeliveryJob] = []
+        for entry, event in zip(to_send, self.logs.payloads(to_send), strict=True):  # one read for the page's events
+            if event is not None:  # None once it expired with its delivery's last entries
+                rid = redelivery_id(batch.recoveryId, entry.delivery_id)
+                jobs.append(redelivery.redelivery_job(entry, batch.integrationId, event, rid))
+        # EnqueueFailed: the batch or the request is retried, and walks the page again with the same claims and ids
+        enqueue(self.deliveries_queue_url, jobs)
         next_position = None if reached_since else found.next_position
         if next_position is not None:
             self._queue_batch(batch.model_copy(update={"position": next_position}))
@@ -204,17 +204,6 @@ class Recoverer:
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-    def _queue_jobs(self, jobs: list[DeliveryJob]) -> None:
-        sqs = aws.client("sqs")
-        for start in range(0, len(jobs), SQS_BATCH):
-            chunk = jobs[start : start + SQS_BATCH]
-            response = sqs.send_message_batch(
-                QueueUrl=self.deliveries_queue_url,
-                Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(chunk)],
-            )
-            if response.get("Failed"):  # the page is walked again: its claims and redelivery ids are the same again
-                raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} redeliveries were not queued")
 
     def _queue_batch(self, batch: RecoveryBatch) -> None:
         aws.client("sqs").send_message(QueueUrl=self.recovery_queue_url, MessageBody=batch.model_dump_json())

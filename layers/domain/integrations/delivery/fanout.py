@@ -6,7 +6,7 @@ import json
 from functools import cache
 
 from integrations.delivery import once, retry
-from integrations.delivery.jobs import DeliveryJob, delivery_id
+from integrations.delivery.jobs import DeliveryJob, delivery_id, enqueue
 from integrations.delivery.matching import delivery_type
 from integrations.events import MAX_MESSAGE_BYTES, Event, parse_event
 from integrations.platform import aws, bounded_json, clock, settings
@@ -15,12 +15,7 @@ from integrations.platform.observability import logger
 from integrations.storage import stored_events
 from integrations.storage.store import IntegrationStore
 
-SQS_BATCH = 10  # SendMessageBatch's limit
 REASON_OVERHEAD = 64  # the reason attribute's name and type, as SQS counts them (generously)
-
-
-class EnqueueFailed(Exception):
-    """Some jobs were not accepted by SQS; the event is retried (job ids are stable, so no duplicates)."""
 
 
 class FanOut:
@@ -63,7 +58,7 @@ class FanOut:
         if jobs:
             # Once for all its deliveries (redelivery reads it), before any of them can be logged.
             stored_events.store(self.delivery_logs_table, event.accountId, event)
-        self.enqueue(jobs)
+        enqueue(self.deliveries_queue_url, jobs)  # EnqueueFailed: the event's message is retried
         logger.info(
             "Fanned out event",
             extra={"event_id": event.id, "event_type": event.type, "account_id": event.accountId, "jobs": len(jobs)},
@@ -87,17 +82,6 @@ class FanOut:
                     )
                 )
         return jobs
-
-    def enqueue(self, jobs: list[DeliveryJob]) -> None:
-        sqs = aws.client("sqs")
-        for start in range(0, len(jobs), SQS_BATCH):
-            batch = jobs[start : start + SQS_BATCH]
-            response = sqs.send_message_batch(
-                QueueUrl=self.deliveries_queue_url,
-                Entries=[{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(batch)],
-            )
-            if response.get("Failed"):
-                raise EnqueueFailed(f"{len(response['Failed'])} of {len(batch)} delivery jobs were not enqueued")
 
     def reject(self, body: str, reason: str) -> None:
         """Park an event that can never be delivered, with the reason beside it (never retried)."""

@@ -26,7 +26,8 @@ entries expired since otherwise), then the page: unfiltered, one Query of its po
 entry along the view's chain from its newest entry (or from a cursor's). So page 1 of every view, every page of
 the unfiltered view and every page reached by cursor reads limit + 2 items however long the history; page *n* of a
 filtered view by number reads (n - 1) * limit more (the issue's first allowance). Totals are exact in every view.
-An entry is read by its id (redelivery, recovery) at the position its id holds, checking the id.
+An entry is read by its id (redelivery) at the position its id holds, checking the id; recovery walks the items of
+the pages it reads (``LogPage.stored``), with no read per entry.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Pagination
@@ -60,6 +62,7 @@ RETENTION_SECONDS = int(RETENTION.total_seconds())
 ALL = "all"
 HEAD = "#head"
 _POSITION_DIGITS = 15
+_BATCH_GET = 100  # BatchGetItem's limit of keys
 _COUNTER_BITS = 42  # 12 bits of rand_a and the top 30 of rand_b; the low 32 bits of rand_b stay random
 _HEAD_FIELDS = frozenset({"integrationId", "id", "t", "expiresAt"})
 _LAST = "l"  # prefix of a filtered view's pointer to its newest entry, in the head
@@ -196,22 +199,46 @@ def position_of(entry_id: str) -> int | None:
 
 @dataclass(frozen=True)
 class StoredEntry:
-    """An entry as redelivery reads it."""
+    """An entry as redelivery and recovery read it: the delivery it belongs to and how its attempt went."""
 
     id: str
     account_id: str
     delivery_id: str
     event_type: str
     event_id: str | None  # its event's id (integrations.storage.stored_events)
+    status: str  # success or failed
+    delivered_at: str  # when the attempt started (ISO 8601)
+
+
+def _stored(item: dict[str, Any]) -> StoredEntry:
+    return StoredEntry(
+        id=item["logId"]["S"],
+        account_id=item["accountId"]["S"],
+        delivery_id=item["deliveryId"]["S"],
+        event_type=item["event"]["S"],
+        event_id=item["eventId"]["S"] if "eventId" in item else None,
+        status=item["status"]["S"],
+        delivered_at=item["deliveredAt"]["S"],
+    )
 
 
 @dataclass(frozen=True)
 class LogPage:
-    entries: list[DeliveryLogEntry]
+    items: list[dict[str, Any]] = field(repr=False)  # the page's entries as read, newest first
     total: int
     newest: int  # the newest position of the view (0 when empty)
     next_position: int | None  # where the next page starts, None on the last page
     next_anchor: int | None = None  # a filtered view's next page: the position among all of its first entry
+
+    @cached_property
+    def entries(self) -> list[DeliveryLogEntry]:
+        """The page's entries as the logs route shows them."""
+        return [_entry(item) for item in self.items]
+
+    @cached_property
+    def stored(self) -> list[StoredEntry]:
+        """The page's entries as ``get`` reads them, from the items the page read (recovery walks them)."""
+        return [_stored(item) for item in self.items]
 
 
 class DeliveryLogStore:
@@ -365,11 +392,11 @@ class DeliveryLogStore:
                 start = (position, anchor)
             items, following = self._chain(integration_id, code, start, low, high, now, checked=anchor is not None)
         if code != "a" and (following is None or following[1] <= expired):
-            return LogPage([_entry(item) for item in items], newest - expired, newest, None)
+            return LogPage(items, newest - expired, newest, None)
         has_more = low > expired + 1
         next_position = following[1] if following else low - 1
         return LogPage(
-            [_entry(item) for item in items],
+            items,
             newest - expired,
             newest,
             next_position if has_more else None,
@@ -520,18 +547,52 @@ class DeliveryLogStore:
         item = None if position is None else self._get(integration_id, _all_key(position))
         if item is None or item.get("logId", {}).get("S") != entry_id:
             return None
-        event_id = item["eventId"]["S"] if "eventId" in item else None
-        return StoredEntry(entry_id, item["accountId"]["S"], item["deliveryId"]["S"], item["event"]["S"], event_id)
+        return _stored(item)
 
     def payload(self, entry: StoredEntry) -> Event | None:
-        """The event a logged attempt sent (``entry`` from ``get``), while one of its deliveries' entries is live."""
+        """The event a logged attempt sent (``entry`` from ``get`` or a page), while one of its deliveries' entries
+        is live."""
         if entry.event_id is None:
             return None
         item = self._get(stored_events.partition(entry.account_id, entry.event_id), stored_events.EVENT_KEY)
-        from integrations.events import Event  # the redelivery and recovery paths only: the logs route never parses one
-
-        event = None if item is None else Event.model_validate_json(item["body"]["S"])
+        event = None if item is None else _parse_event(item)
         return event if event is not None and event.id == entry.event_id else None
+
+    def payloads(self, entries: Sequence[StoredEntry]) -> list[Event | None]:
+        """The events ``entries`` sent, in their order, as ``payload`` reads them one by one: recovery reads a page's
+        with one BatchGetItem per 100 events instead of a GetItem each."""
+        wanted = [None if e.event_id is None else stored_events.partition(e.account_id, e.event_id) for e in entries]
+        partitions = list(dict.fromkeys(partition for partition in wanted if partition is not None))
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(partitions), _BATCH_GET):
+            items |= self._get_events(partitions[start : start + _BATCH_GET])
+        events = {partition: _parse_event(item) for partition, item in items.items()}
+        found: list[Event | None] = []
+        for entry, partition in zip(entries, wanted, strict=True):
+            event = events.get(partition) if partition is not None else None
+            found.append(event if event is not None and event.id == entry.event_id else None)
+        return found
+
+    def _get_events(self, partitions: list[str]) -> dict[str, dict[str, Any]]:
+        """The live stored events of ``partitions`` (at most 100), by partition: one BatchGetItem; what DynamoDB
+        leaves unprocessed (throttling, or over its 16 MB per answer) is asked again, and raises after repeated
+        failures (the page is walked again)."""
+        dynamodb = aws.client("dynamodb")
+        keys = [{"integrationId": {"S": partition}, "id": {"S": stored_events.EVENT_KEY}} for partition in partitions]
+        pending: dict[str, Any] = {self.table_name: {"Keys": keys}}
+        found: dict[str, dict[str, Any]] = {}
+        for delay in (0.05, 0.2, 0.5, 1.0, None):
+            answer = dynamodb.batch_get_item(RequestItems=pending)
+            for item in answer["Responses"].get(self.table_name, []):
+                if int(item["expiresAt"]["N"]) > time.time():  # as ``_get``: expired is gone, whatever DynamoDB says
+                    found[item["integrationId"]["S"]] = item
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            if delay is None:
+                raise RuntimeError(f"{len(pending[self.table_name]['Keys'])} stored events were not read")
+            time.sleep(delay)
+        return found
 
     def _get(self, integration_id: str, key: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = (
@@ -627,6 +688,13 @@ def logs_page(
         else encode_cursor(integration_id, status, event, found.next_position, found.next_anchor)
     )
     return DeliveryLogsResponse(data=found.entries, pagination=pagination, nextCursor=next_cursor)
+
+
+def _parse_event(item: dict[str, Any]) -> Event:
+    # Imported here: the redelivery and recovery paths parse events, the logs route never does (its cold start).
+    from integrations.events import Event
+
+    return Event.model_validate_json(item["body"]["S"])
 
 
 @cache
