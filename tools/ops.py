@@ -39,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from integrations.api.service import MAX_REASON, IntegrationService
 from integrations.delivery.deadletters import DeadLetterQueue, DeadLetters
-from integrations.models import UpdateIntegrationRequest
+from integrations.models.integrations import UpdateIntegrationRequest
 from integrations.platform.errors import Conflict, NotFound
 from integrations.storage import apikeys
 from integrations.storage.store import IntegrationRecord, IntegrationStore

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses
-from integrations.models import CreateIntegrationRequest, IntegrationResponse
+from integrations.models.integrations import CreateIntegrationRequest, IntegrationResponse
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import registry

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
-from integrations.models import DeleteResponse
+from integrations.models.integrations import DeleteResponse
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.catalog import DeliveryStatus
-from integrations.models import DeliveryLogsResponse, LoggedEvent
+from integrations.models.delivery_logs import DeliveryLogsResponse, LoggedEvent
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.storage import delivery_logs

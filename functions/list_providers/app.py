@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api.provider_catalog import provider_catalog
 from integrations.api.resolver import build_app, error_responses
-from integrations.models import ProvidersResponse
+from integrations.models.providers import ProvidersResponse
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 

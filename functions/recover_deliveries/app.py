@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import recovery
 from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id
-from integrations.models import RecoveryRequest, RecoveryResponse
+from integrations.models.delivery_logs import RecoveryRequest, RecoveryResponse
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import redelivery
 from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
-from integrations.models import RedeliveryResponse
+from integrations.models.delivery_logs import RedeliveryResponse
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import service, test_event
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.delivery import dispatch
-from integrations.models import TestResult
+from integrations.models.integrations import TestResult
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import http, registry

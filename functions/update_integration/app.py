@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
-from integrations.models import IntegrationResponse, UpdateIntegrationRequest
+from integrations.models.integrations import IntegrationResponse, UpdateIntegrationRequest
 from integrations.platform import snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import registry

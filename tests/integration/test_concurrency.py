@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from integrations.api import service
-from integrations.models import UpdateIntegrationRequest
+from integrations.models.integrations import UpdateIntegrationRequest
 from integrations.platform.errors import Conflict
 from integrations.storage.store import IntegrationStore
 from tests.integration.conftest import Api

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from integrations.api import service
-from integrations.models import UpdateIntegrationRequest
+from integrations.models.integrations import UpdateIntegrationRequest
 from integrations.platform.errors import Conflict
 from integrations.storage.store import IntegrationStore
 from integrations.storage.vault import CredentialVault

@@ -75,7 +75,7 @@ def test_catalog_types_cover_every_field_kind() -> None:
 
 
 def test_response_models_hold_no_secret_fields() -> None:
-    from integrations.models import IntegrationResponse
+    from integrations.models.integrations import IntegrationResponse
 
     secret_names = {"credentials", "config", "secretName", *PROVIDERS["jira"].credentials.model_fields}
     assert not secret_names & set(IntegrationResponse.model_fields)

@@ -352,7 +352,7 @@ def run(events: int = EVENTS, integrations: int = INTEGRATIONS) -> Run:
     from devstack.provision import provision
     from devstack.template import load_template
     from integrations.api import service
-    from integrations.models import CreateIntegrationRequest
+    from integrations.models.integrations import CreateIntegrationRequest
     from integrations.platform.observability import logger
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)

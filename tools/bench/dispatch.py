@@ -144,7 +144,7 @@ class Stack:
 
     def _create(self, provider: str, credentials: dict[str, Any]) -> str:
         from integrations.api import service
-        from integrations.models import CreateIntegrationRequest
+        from integrations.models.integrations import CreateIntegrationRequest
 
         request = CreateIntegrationRequest.model_validate(
             {"provider": provider, "name": "bench", "credentials": credentials, "enabledEvents": ["scan.completed"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from integrations.models import ProviderField, ProviderInfo, ProvidersResponse
+from integrations.models.providers import ProviderField, ProviderInfo, ProvidersResponse
 from integrations.providers.base import ProviderModel, field_type
 from integrations.providers.registry import PROVIDERS
 

@@ -30,7 +30,7 @@ from integrations.api import redelivery, service
 from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
 from integrations.delivery.jobs import DeliveryJob, enqueue
-from integrations.models import RecoveryResponse
+from integrations.models.delivery_logs import RecoveryResponse
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger

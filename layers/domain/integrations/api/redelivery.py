@@ -15,7 +15,7 @@ from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
 from integrations.delivery.jobs import DeliveryJob
 from integrations.events import Event
-from integrations.models import RedeliveryResponse
+from integrations.models.delivery_logs import RedeliveryResponse
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger

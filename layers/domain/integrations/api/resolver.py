@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from integrations.models import ErrorResponse
+from integrations.models.errors import ErrorResponse
 from integrations.platform import bounded_json
 from integrations.platform.errors import (
     FieldError,

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.catalog import EventType
 from integrations.delivery import signing
-from integrations.models import CreateIntegrationRequest, UpdateIntegrationRequest
 from integrations.platform import clock, settings
 from integrations.platform.errors import FieldError, LimitExceeded, NotFound, ValidationFailed
 from integrations.storage.store import IntegrationRecord, IntegrationStore
 from integrations.storage.vault import CredentialVault
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the list, delete and logs routes build neither the request models nor a provider's
+    from integrations.models.integrations import CreateIntegrationRequest, UpdateIntegrationRequest
     from integrations.providers.base import Provider
 
 TOMBSTONE_RETENTION = timedelta(days=30)  # the seed keeps delivery logs 30 days after deletion

@@ -47,7 +47,7 @@ from datetime import datetime, timedelta
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from integrations.models import DeliveryLogEntry, DeliveryLogsResponse, Pagination
+from integrations.models.delivery_logs import DeliveryLogEntry, DeliveryLogsResponse, Pagination
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import FieldError, ValidationFailed
 from integrations.providers.delivery import TEST_EVENT_TYPE, Outcome

@@ -13,7 +13,7 @@ from integrations.platform import aws
 from integrations.platform.errors import Conflict
 
 if TYPE_CHECKING:
-    from integrations.models import IntegrationResponse
+    from integrations.models.integrations import IntegrationResponse
 
 # Each account's count of live integrations: an item in the account's own partition, under an id that no
 # integration has (theirs are UUIDs), so that one conditional update bounds the count however creates race.
@@ -53,7 +53,7 @@ class IntegrationRecord(BaseModel):
     def to_response(self) -> IntegrationResponse:
         """The public view: the seed's fields and nothing else."""
         # Imported here: the API models load every provider, which fan-out (a reader of this store) never needs.
-        from integrations.models import IntegrationResponse
+        from integrations.models.integrations import IntegrationResponse
 
         return IntegrationResponse.model_validate(self.model_dump(include=set(IntegrationResponse.model_fields)))
 
