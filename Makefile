@@ -127,7 +127,11 @@ build-check: build
 
 # The performance targets (docs/performance.md): each figure next to its goal, non-zero exit when one is missed.
 # Not part of `make test` (timings on a shared machine are noisy). `make bench ONLY=coldstart,fanout` runs a subset.
+# `coldstart` counts instructions with Valgrind, installed here when missing (as Chromium above).
+VALGRIND_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
 bench: build
+	@command -v valgrind >/dev/null || $(VALGRIND_INSTALL) || { $(SUDO) apt-get update -qq && $(VALGRIND_INSTALL); } \
+		|| echo "WARNING: cannot install valgrind (apt-get install valgrind): the coldstart figures will be missing"
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
 deploy: build

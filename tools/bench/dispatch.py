@@ -135,21 +135,21 @@ class Stack:
     queue_url: str
     queue_arn: str
 
-    def webhook(self, path: str, secret: str | None = None) -> str:
+    def webhook(self, path: str, secret: str | None = None, account: str = ACCOUNT) -> str:
         credentials = {"url": f"{self.receiver}{path}", **({"secret": secret} if secret else {})}
-        return self._create("webhook", credentials)
+        return self._create("webhook", credentials, account)
 
     def slack(self, path: str) -> str:
         return self._create("slack", {"webhookUrl": f"{self.receiver}{path}"})
 
-    def _create(self, provider: str, credentials: dict[str, Any]) -> str:
+    def _create(self, provider: str, credentials: dict[str, Any], account: str = ACCOUNT) -> str:
         from integrations.api import service
         from integrations.models.integrations import CreateIntegrationRequest
 
         request = CreateIntegrationRequest.model_validate(
             {"provider": provider, "name": "bench", "credentials": credentials, "enabledEvents": ["scan.completed"]}
         )
-        return service.from_environment().create(ACCOUNT, request).id
+        return service.from_environment().create(account, request).id
 
     def invoke(self, bodies: list[str]) -> Any:
         """One dispatcher invocation with these job bodies as a first-receive SQS batch."""
