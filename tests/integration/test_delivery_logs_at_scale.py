@@ -41,7 +41,7 @@ def write(
         status, event = next(kinds)
         moment = start + i * step
         outcome = Outcome(True, 200, 12) if status == "success" else Outcome(False, 500, 40, "Provider returned 500")
-        entry = store.record(
+        entry_id = store.record(
             account_id="acct_a",
             integration_id=hook,
             delivery_id=f"d{i}",
@@ -51,7 +51,7 @@ def write(
             delivered_at=moment,
             recorded_at=moment,
         )
-        written.append((entry.id, status, event))
+        written.append((entry_id, status, event))
     return written
 
 

@@ -164,7 +164,7 @@ def test_redelivery_answers_404_for_unknown_foreign_or_expired_entries(api: Api,
     # An entry past its 30 days that DynamoDB has not deleted yet.
     store = DeliveryLogStore(api.table("DeliveryLogsTable"))
     old = datetime.now(UTC) - RETENTION - timedelta(minutes=1)
-    expired = store.record(
+    expired_id = store.record(
         account_id="acct_a",
         integration_id=other,
         delivery_id="old-delivery",
@@ -175,7 +175,7 @@ def test_redelivery_answers_404_for_unknown_foreign_or_expired_entries(api: Api,
         event=Event.model_validate(event("scan.completed")),
         recorded_at=old,
     )
-    assert_error(api.request("POST", f"/v1/integrations/{other}/logs/{expired.id}/redeliver"), 404, "not_found")
+    assert_error(api.request("POST", f"/v1/integrations/{other}/logs/{expired_id}/redeliver"), 404, "not_found")
     assert_error(api.request("POST", f"/v1/integrations/{hook}/logs/not-a-uuid/redeliver"), 400, "validation_error")
     assert len(receiver.requests) == 1 and not api.messages("DeliveriesQueue")
 

@@ -47,7 +47,6 @@ from datetime import datetime, timedelta
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from integrations.models.delivery_logs import DeliveryLogEntry, DeliveryLogsResponse, Pagination
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import FieldError, ValidationFailed
 from integrations.providers.delivery import TEST_EVENT_TYPE, Outcome
@@ -55,6 +54,7 @@ from integrations.storage import stored_events
 
 if TYPE_CHECKING:
     from integrations.events import Event
+    from integrations.models.delivery_logs import DeliveryLogEntry, DeliveryLogsResponse
 
 RETENTION = timedelta(days=30)
 RETENTION_SECONDS = int(RETENTION.total_seconds())
@@ -120,6 +120,9 @@ def log_id(recorded_ms: int, sequence: int) -> str:
 
 
 def _entry(item: dict[str, Any]) -> DeliveryLogEntry:
+    # The API's models are imported by what shows entries (the logs route), not by what writes them (the dispatcher).
+    from integrations.models.delivery_logs import DeliveryLogEntry
+
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 
@@ -258,10 +261,10 @@ class DeliveryLogStore:
         event: Event | None = None,
         store_event: bool = False,
         recorded_at: datetime | None = None,
-    ) -> DeliveryLogEntry:
-        """Write the entry for one attempt, which refers to ``event``; with ``store_event`` on a first attempt (not a
-        test), the event itself: fan-out stores it, but a redelivery's first attempt stores it afresh (and so does
-        a job queued by other means).
+    ) -> str:
+        """Write the entry for one attempt, which refers to ``event``, and return its id; with ``store_event`` on a
+        first attempt (not a test), the event itself: fan-out stores it, but a redelivery's first attempt stores it
+        afresh (and so does a job queued by other means).
 
         ``recorded_at`` (default: now) lets tests write history; a time before the latest entry's becomes that one.
         """
@@ -274,7 +277,7 @@ class DeliveryLogStore:
             if store_event and event_type != TEST_EVENT_TYPE and attempt == 1:
                 items.append(stored_events.item(account_id, event, recorded_ms // 1000))
         self._write(items)
-        return _entry(items[0])
+        return str(items[0]["logId"]["S"])
 
     def _write(self, items: list[dict[str, Any]]) -> None:
         """One BatchWriteItem (a TransactWriteItems would cost twice the write units); what DynamoDB leaves
@@ -676,6 +679,8 @@ def logs_page(
     cursor: str | None = None,
 ) -> DeliveryLogsResponse:
     """The logs route's answer: one page, exact totals, and the cursor of the next page (None on the last)."""
+    from integrations.models.delivery_logs import DeliveryLogsResponse, Pagination  # as in _entry
+
     view = view_key(status, event)
     position, anchor = (None, None) if cursor is None else decode_cursor(cursor, integration_id, status, event)
     found = store.page(integration_id, view, page, limit, position=position, anchor=anchor)
