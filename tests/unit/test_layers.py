@@ -79,28 +79,25 @@ def test_type_only_imports_are_not_run_time_dependencies() -> None:
     assert runtime_imports(tree) == []
 
 
+def loaded_with(imports: str, prefix: str) -> list[str]:
+    """The modules under ``prefix`` that a fresh interpreter has loaded after ``import <imports>``."""
+    probe = f"import sys, {imports}; print(sorted(m for m in sys.modules if m.startswith({prefix!r})))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded: list[str] = ast.literal_eval(done.stdout.strip())
+    return loaded
+
+
 def test_the_service_loads_the_providers_only_where_it_validates() -> None:
     # The list, delete and logs routes import the service but never need a provider (docs/cold-starts.md).
-    probe = "import sys, integrations.api.service; print(sorted(m for m in sys.modules if '.providers' in m))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert loaded_with("integrations.api.service", "integrations.providers") == []
 
 
 def test_what_a_provider_reports_back_loads_no_provider() -> None:
     # The delivery-log store and health import providers.delivery only: the package loads no provider module with it.
-    probe = (
-        "import sys, integrations.storage.delivery_logs, integrations.delivery.health;"
-        "print(sorted(m for m in sys.modules if m.startswith('integrations.providers')))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['integrations.providers', 'integrations.providers.delivery']"
+    loaded = loaded_with("integrations.storage.delivery_logs, integrations.delivery.health", "integrations.providers")
+    assert loaded == ["integrations.providers", "integrations.providers.delivery"]
 
 
 def test_the_dispatcher_loads_none_of_the_apis_models() -> None:
     # Writing a delivery log entry needs no response model: only what shows entries imports them (the logs route).
-    probe = (
-        "import sys, integrations.delivery.dispatch, integrations.delivery.batch;"
-        "print(sorted(m for m in sys.modules if m.startswith('integrations.models')))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert loaded_with("integrations.delivery.dispatch, integrations.delivery.batch", "integrations.models") == []
