@@ -104,5 +104,9 @@ snapstart.prepare(
     registry.load_all,  # every provider a request may name
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
+    # What the first delivery does and the priming job (skipped: no such integration) does not: read a secret,
+    # write its log entry.
+    snapstart.missing_secret(lambda name: dispatch.from_environment().vault.read(name, None)),
+    snapstart.batch_write_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
     snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.delivery_job())),
 )

@@ -58,6 +58,9 @@ snapstart.prepare(
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sesv2"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
+    # The log entry's writes, which the priming request (no such integration) does not reach.
+    snapstart.update_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
+    snapstart.batch_write_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/test"),

@@ -46,6 +46,8 @@ snapstart.prepare(
     registry.load_all,  # every provider a request may name
     snapstart.clients("dynamodb", "secretsmanager"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
+    # The item's update, which the priming request (no such integration) does not reach.
+    snapstart.update_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("PATCH", f"/v1/integrations/{snapstart.PRIMING_ID}", {"name": "n"}),

@@ -132,6 +132,70 @@ def missing_secret(call: Callable[[str], Any]) -> Step:
     return prime
 
 
+def write_changing_nothing(
+    service: str, method: str, params: Callable[[], dict[str, Any]], refused_with: str | None = None
+) -> Step:
+    """A step making one AWS write that changes nothing: refused with ``refused_with`` (its condition cannot hold), or
+    a no-op (deleting an item that cannot exist). The client's first call of that operation (its model and
+    serializer loaded, the request signed and sent, the answer parsed) is then made before the snapshot, not by
+    the first request that writes; a priming request never reaches the writes of its success path."""
+
+    def prime() -> None:
+        from botocore.exceptions import ClientError
+
+        from integrations.platform import aws
+
+        try:
+            getattr(aws.client(service), method)(**params())
+        except ClientError as error:
+            if error.response["Error"]["Code"] != refused_with:
+                logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+        except Exception:  # best effort, as the priming requests
+            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+        else:
+            if refused_with is not None:
+                logging.getLogger(__name__).warning("SnapStart priming write %s was not refused", method)
+
+    return prime
+
+
+def _priming_key(partition: str) -> dict[str, dict[str, str]]:
+    """The key of an item no request writes, in a table keyed by (``partition``, id)."""
+    return {partition: {"S": PRIMING_ID}, "id": {"S": "#snapstart-priming"}}
+
+
+def batch_write_changing_nothing(table: Callable[[], str], partition: str) -> Step:
+    """A BatchWriteItem deleting the priming item of ``table`` (keyed by ``partition`` and id), which never exists."""
+    request = {"DeleteRequest": {"Key": _priming_key(partition)}}
+    return write_changing_nothing("dynamodb", "batch_write_item", lambda: {"RequestItems": {table(): [request]}})
+
+
+def put_changing_nothing(table: Callable[[], str], partition: str) -> Step:
+    """A PutItem of ``table``'s priming item, refused: it requires the item to exist, which it never does."""
+    return write_changing_nothing(
+        "dynamodb",
+        "put_item",
+        lambda: {"TableName": table(), "Item": _priming_key(partition), "ConditionExpression": "attribute_exists(id)"},
+        refused_with="ConditionalCheckFailedException",
+    )
+
+
+def update_changing_nothing(table: Callable[[], str], partition: str) -> Step:
+    """An UpdateItem of ``table``'s priming item, refused: the item it requires to exist never does."""
+    return write_changing_nothing(
+        "dynamodb",
+        "update_item",
+        lambda: {
+            "TableName": table(),
+            "Key": _priming_key(partition),
+            "UpdateExpression": "SET primed = :yes",
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+        },
+        refused_with="ConditionalCheckFailedException",
+    )
+
+
 def api_request(method: str, path: str, body: Any = None, resource: str | None = None) -> dict[str, Any]:
     """An API Gateway proxy event of the priming account, as the authorizer lets it through."""
     context = {
