@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import service
 from integrations.api.resolver import account_id, build_app, error_responses
 from integrations.models.integrations import CreateIntegrationRequest, IntegrationResponse
-from integrations.platform import snapstart
+from integrations.platform import clock, snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import registry
 
@@ -51,6 +51,7 @@ INVALID_REQUEST = {"provider": "webhook", "name": "priming", "credentials": {}, 
 snapstart.prepare(
     service.from_environment,
     registry.load_all,  # every provider a request may name
+    clock.new_id,  # loads the id generator, which only a request that makes an id imports
     snapstart.clients("dynamodb", "secretsmanager"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),  # its undo; no read
     # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.

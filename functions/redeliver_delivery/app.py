@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import redelivery
 from integrations.api.resolver import ERROR_CONTENT, account_id, build_app, error_responses, integration_id, log_id
 from integrations.models.delivery_logs import RedeliveryResponse
-from integrations.platform import snapstart
+from integrations.platform import clock, snapstart
 from integrations.platform.observability import logger, tracer
 
 router = Router()
@@ -52,6 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 # (integrations.platform.snapstart).
 snapstart.prepare(
     redelivery.from_environment,
+    clock.new_id,  # loads the id generator, which only a request that makes an id imports
     snapstart.clients("dynamodb", "sqs"),
     snapstart.invoke(
         lambda_handler,

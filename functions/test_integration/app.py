@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from integrations.api import service, test_event
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.delivery import dispatch
-from integrations.models.integrations import TestResult
-from integrations.platform import snapstart
+from integrations.models.testing import TestResult
+from integrations.platform import clock, snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import http, registry
 
@@ -54,6 +54,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 snapstart.prepare(
     service.from_environment,
     registry.load_all,  # every provider a request may name
+    clock.new_id,  # loads the id generator, which only a request that makes an id imports
     dispatch.from_environment,
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sesv2"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from integrations.events import Event
-from integrations.models.integrations import TestResult
+from integrations.models.testing import TestResult
 from integrations.platform import clock
 from integrations.providers.delivery import Outcome
 

@@ -1,4 +1,4 @@
-"""The integrations' requests and answers (create, list, update, delete, test), exactly the seed's fields; responses
+"""The integrations' requests and answers (create, list, update, delete), exactly the seed's fields; responses
 never carry secrets."""
 
 from __future__ import annotations
@@ -110,16 +110,3 @@ class IntegrationListResponse(BaseModel):
 
 class DeleteResponse(BaseModel):
     message: str = "Integration deleted successfully"
-
-
-class TestResult(OmitsNull):
-    """The test route's answer; ``error`` appears only when the test failed."""
-
-    success: bool
-    message: str
-    deliveredAt: str
-    responseCode: int | None
-    responseTime: int
-    error: str | None = Field(default=None, description="Present when success is false", json_schema_extra=not_null)
-
-    omitted_when_null = ("error",)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import uuid6
-
 
 def now() -> datetime:
     """The current UTC time, truncated to the second as the API shows it."""
@@ -19,4 +17,7 @@ def iso(moment: datetime) -> str:
 
 def new_id() -> str:
     """A time-ordered UUIDv7, so ids sort by creation time."""
+    # Imported at the first id: most functions never make one, and importing uuid6 reads its package's metadata.
+    import uuid6
+
     return str(uuid6.uuid7())

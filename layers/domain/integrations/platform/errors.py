@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(NamedTuple):
     """One invalid input field, named by its path in the request (e.g. ``credentials.url``)."""
 
     field: str
     message: str
 
 
-@dataclass
 class ServiceError(Exception):
     """An error with an HTTP status and a stable machine-readable code."""
 
-    message: str
-    details: list[FieldError] = field(default_factory=list)
     status = 500
     code = "internal_error"
+
+    def __init__(self, message: str, details: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details if details is not None else []
 
     def __str__(self) -> str:
         return self.message

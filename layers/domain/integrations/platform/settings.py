@@ -58,10 +58,14 @@ def _convert(kind: str, value: Any, rules: Mapping[str, Any]) -> Any:
     return text
 
 
-# Neither frozen nor comparable (eq=False): each method a dataclass generates is compiled at import, and a frozen
-# one's __setattr__/__delattr__/__hash__ more than double what each settings class costs a cold start (`make bench`).
-@dataclasses.dataclass(kw_only=True, eq=False)
+# Dataclasses for their fields only: every method a dataclass generates (__init__, __repr__, __eq__…) is compiled
+# anew at each import, about 1 M instructions per settings class at every cold start (`make bench`). Settings are
+# built by model_validate alone, read, and never compared.
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class _Settings:
+    def __init__(self, **values: Any) -> None:
+        vars(self).update(values)  # a setting left out keeps its default, the class attribute
+
     @classmethod
     def model_validate(cls, values: Mapping[str, Any]) -> Self:
         """The settings from ``values`` (variable name → value); a missing or invalid value raises ValueError.
@@ -84,12 +88,12 @@ def load[S: _Settings](model: type[S]) -> S:
     return model.model_validate(dict(os.environ))
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class AuthorizerSettings(_Settings):
     api_keys_table: str = env("API_KEYS_TABLE")
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class ApiSettings(_Settings):
     integrations_table: str = env("INTEGRATIONS_TABLE")
     secrets_prefix: str = env("SECRETS_PREFIX")
@@ -99,7 +103,7 @@ class ApiSettings(_Settings):
     max_integrations_per_account: int = env("MAX_INTEGRATIONS_PER_ACCOUNT", default=100, ge=1, le=10_000)
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class DeliverySettings(_Settings):
     """What the providers' senders need (dispatcher and the test route)."""
 
@@ -117,7 +121,7 @@ class DeliverySettings(_Settings):
         return timedelta(hours=self.signing_secret_grace_hours)
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class DispatchSettings(_Settings):
     """Tables the dispatcher and the test and logs routes write or read."""
 
@@ -127,7 +131,7 @@ class DispatchSettings(_Settings):
     auto_disable_after_days: int = env("AUTO_DISABLE_AFTER_DAYS", default=5, ge=1, le=30)
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class QueueSettings(_Settings):
     """Fan-out's and the dispatcher's queues."""
 
@@ -137,7 +141,7 @@ class QueueSettings(_Settings):
     max_delivery_attempts: int = env("MAX_DELIVERY_ATTEMPTS", ge=1, le=20)
 
 
-@dataclasses.dataclass(kw_only=True, eq=False)
+@dataclasses.dataclass(init=False, repr=False, eq=False)
 class RecoverySettings(_Settings):
     """The queue of recovery batches (the recover route and the recovery-batches function)."""
 

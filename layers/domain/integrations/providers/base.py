@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, Union, get_args, get_origin
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
@@ -29,8 +28,7 @@ class NoConfig(ProviderModel):
     """A provider without configuration options."""
 
 
-@dataclass(frozen=True)
-class SendContext:
+class SendContext(NamedTuple):
     """What a sender may use besides the delivery itself."""
 
     settings: DeliverySettings

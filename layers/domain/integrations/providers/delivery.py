@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from integrations.events import Event
@@ -32,8 +32,7 @@ class Delivery:
     previous_secret: str | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The result of one attempt, as the delivery log and the retry policy need it."""
 
     success: bool

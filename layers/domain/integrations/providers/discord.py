@@ -24,7 +24,6 @@ and ``rate_interval`` keeps below that.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -126,11 +125,11 @@ def _with_retry_after(outcome: Outcome, answer: dict[str, Any], headers: Any) ->
 
     seconds = answer.get("retry_after")
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
-        return replace(outcome, retry_after=min(float(seconds), http.MAX_RETRY_AFTER))
+        return outcome._replace(retry_after=min(float(seconds), http.MAX_RETRY_AFTER))
     if outcome.retry_after is None:
         reset_after = headers.get("X-RateLimit-Reset-After")
         try:
-            return replace(outcome, retry_after=min(max(float(reset_after), 0.0), http.MAX_RETRY_AFTER))
+            return outcome._replace(retry_after=min(max(float(reset_after), 0.0), http.MAX_RETRY_AFTER))
         except (TypeError, ValueError):
             pass
     return outcome

@@ -29,7 +29,6 @@ Decisions:
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from typing import Annotated, Any
@@ -179,9 +178,7 @@ def _outcome(response: http.HttpResponse, secrets: list[str]) -> Outcome:
     outcome = http.outcome_from_response(response, secrets, detail=github_errors(answer))
     if response.status in (403, 429) and (response.status == 429 or _secondary_limit(response, answer)):
         limited = response.status == 403  # a 429 holds the token's other deliveries anyway
-        return dataclasses.replace(
-            outcome, retryable=True, retry_after=rate_limit_wait(response.headers), rate_limited=limited
-        )
+        return outcome._replace(retryable=True, retry_after=rate_limit_wait(response.headers), rate_limited=limited)
     return outcome
 
 

@@ -25,10 +25,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -60,8 +59,7 @@ MAX_RETRY_AFTER = 12 * 3600  # SQS cannot hide a message longer
 REDACTED = "[redacted]"
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(NamedTuple):
     status: int
     reason: str
     headers: Mapping[str, str]
@@ -322,8 +320,7 @@ def close_connections() -> None:
         _session().close()
 
 
-@dataclass(frozen=True)
-class AttemptDeadline:
+class AttemptDeadline(NamedTuple):
     """When an attempt's HTTP must be over (``time.monotonic()``), and the allowance it was given."""
 
     expires_at: float

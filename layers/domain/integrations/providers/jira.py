@@ -20,7 +20,6 @@ Decisions:
 from __future__ import annotations
 
 import base64
-import dataclasses
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -118,7 +117,7 @@ def _create_issue(delivery: Delivery, secrets: list[str]) -> tuple[Outcome, dict
             first_ms = response.elapsed_ms
             without_priority = {k: v for k, v in fields.items() if k != "priority"}
             response = _post_issue(delivery.credentials, without_priority, deadline)
-            response = dataclasses.replace(response, elapsed_ms=first_ms + response.elapsed_ms)
+            response = response._replace(elapsed_ms=first_ms + response.elapsed_ms)
     except TransportError as error:
         return outcome_from_transport_error(error), None
     outcome = _outcome(response, secrets)

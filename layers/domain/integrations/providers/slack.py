@@ -19,7 +19,6 @@ credential: neither it nor its path ever appears in an error.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -94,7 +93,7 @@ class Slack(Provider):
             response, cls.secret_values(delivery.credentials, delivery.config), success=accepted
         )
         # Slack's errors are permanent strings; only rate limiting and its own failures deserve another try.
-        return replace(outcome, retryable=not accepted and (response.status == 429 or response.status >= 500))
+        return outcome._replace(retryable=not accepted and (response.status == 429 or response.status >= 500))
 
     @classmethod
     def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:

@@ -42,10 +42,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from integrations.platform import aws, clock, settings
 from integrations.platform.errors import FieldError, ValidationFailed
@@ -141,8 +140,7 @@ def _entry(item: dict[str, Any]) -> DeliveryLogEntry:
     )
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """What one entry records (its error text is already scrubbed of credentials)."""
 
     account_id: str
@@ -200,8 +198,7 @@ def position_of(entry_id: str) -> int | None:
     return position or None
 
 
-@dataclass(frozen=True)
-class StoredEntry:
+class StoredEntry(NamedTuple):
     """An entry as redelivery and recovery read it: the delivery it belongs to and how its attempt went."""
 
     id: str
@@ -225,20 +222,19 @@ def _stored(item: dict[str, Any]) -> StoredEntry:
     )
 
 
-@dataclass(frozen=True)
-class LogPage:
-    items: list[dict[str, Any]] = field(repr=False)  # the page's entries as read, newest first
+class LogPage(NamedTuple):
+    items: list[dict[str, Any]]  # the page's entries as read, newest first
     total: int
     newest: int  # the newest position of the view (0 when empty)
     next_position: int | None  # where the next page starts, None on the last page
     next_anchor: int | None = None  # a filtered view's next page: the position among all of its first entry
 
-    @cached_property
+    @property
     def entries(self) -> list[DeliveryLogEntry]:
         """The page's entries as the logs route shows them."""
         return [_entry(item) for item in self.items]
 
-    @cached_property
+    @property
     def stored(self) -> list[StoredEntry]:
         """The page's entries as ``get`` reads them, from the items the page read (recovery walks them)."""
         return [_stored(item) for item in self.items]
