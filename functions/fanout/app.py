@@ -33,5 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 snapstart.prepare(
     fanout.from_environment,
     snapstart.clients("dynamodb", "sqs"),
+    # The queueing of the jobs: the priming event's account has no integration, so it queues none.
+    snapstart.send_batch_refused(lambda: fanout.from_environment().deliveries_queue_url),
     snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.scanner_event())),
 )

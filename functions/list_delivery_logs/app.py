@@ -60,6 +60,8 @@ snapstart.prepare(
     service.from_environment,
     delivery_logs.from_environment,
     snapstart.clients("dynamodb"),
+    # The page's Query, which the priming request (an unknown integration) does not reach.
+    snapstart.query_nothing(lambda: delivery_logs.from_environment().table_name, "integrationId"),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("GET", f"/v1/integrations/{snapstart.PRIMING_ID}/logs"),

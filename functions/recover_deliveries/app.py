@@ -56,6 +56,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 snapstart.prepare(
     recovery.from_environment,
     snapstart.clients("dynamodb", "sqs"),
+    *recovery.priming_steps(),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request(

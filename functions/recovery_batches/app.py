@@ -33,5 +33,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 snapstart.prepare(
     recovery.from_environment,
     snapstart.clients("dynamodb", "sqs"),
+    *recovery.priming_steps(),
     snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.recovery_batch())),
 )

@@ -54,6 +54,8 @@ snapstart.prepare(
     redelivery.from_environment,
     clock.new_id,  # loads the id generator, which only a request that makes an id imports
     snapstart.clients("dynamodb", "sqs"),
+    # The queueing of the job, which the priming request (an unknown integration) does not reach.
+    snapstart.send_refused(lambda: redelivery.from_environment().deliveries_queue_url),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/logs/{snapstart.PRIMING_ID}/redeliver"),

@@ -31,7 +31,7 @@ from integrations.api.service import IntegrationService
 from integrations.catalog import EVENT_TYPES
 from integrations.delivery.jobs import DeliveryJob, enqueue
 from integrations.models.delivery_logs import RecoveryResponse
-from integrations.platform import aws, clock, settings
+from integrations.platform import aws, clock, settings, snapstart
 from integrations.platform.errors import Conflict, FieldError, NotFound, ValidationFailed
 from integrations.platform.observability import logger
 from integrations.storage import delivery_logs
@@ -207,6 +207,20 @@ class Recoverer:
 
     def _queue_batch(self, batch: RecoveryBatch) -> None:
         aws.client("sqs").send_message(QueueUrl=self.recovery_queue_url, MessageBody=batch.model_dump_json())
+
+
+def priming_steps() -> list[snapstart.Step]:
+    """SnapStart steps for the calls of a recovery that a priming request (an unknown integration) never reaches, each
+    in a form that changes nothing: the page's Query, the batch read of its events, a claim, the queueing of the
+    redeliveries and of the next batch."""
+    logs_table, partition = lambda: from_environment().logs.table_name, "integrationId"
+    return [
+        snapstart.query_nothing(logs_table, partition),
+        snapstart.batch_get_nothing(logs_table, partition),
+        snapstart.put_changing_nothing(lambda: from_environment().claims_table, "key", sort=None),
+        snapstart.send_batch_refused(lambda: from_environment().deliveries_queue_url),
+        snapstart.send_refused(lambda: from_environment().recovery_queue_url),
+    ]
 
 
 @cache

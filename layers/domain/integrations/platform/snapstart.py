@@ -132,13 +132,13 @@ def missing_secret(call: Callable[[str], Any]) -> Step:
     return prime
 
 
-def write_changing_nothing(
+def call_changing_nothing(
     service: str, method: str, params: Callable[[], dict[str, Any]], refused_with: str | None = None
 ) -> Step:
-    """A step making one AWS write that changes nothing: refused with ``refused_with`` (its condition cannot hold), or
-    a no-op (deleting an item that cannot exist). The client's first call of that operation (its model and
-    serializer loaded, the request signed and sent, the answer parsed) is then made before the snapshot, not by
-    the first request that writes; a priming request never reaches the writes of its success path."""
+    """A step making one AWS call that changes nothing: refused with ``refused_with`` (a condition that cannot hold, a
+    parameter AWS rejects), or a no-op (reading or deleting an item that cannot exist). The client's first call of
+    that operation (its model and serializer loaded, the request signed and sent, the answer parsed) is then made
+    before the snapshot, not by the first request that needs it: a priming request stops before its success path."""
 
     def prime() -> None:
         from botocore.exceptions import ClientError
@@ -148,51 +148,100 @@ def write_changing_nothing(
         try:
             getattr(aws.client(service), method)(**params())
         except ClientError as error:
-            if error.response["Error"]["Code"] != refused_with:
+            # SQS names its errors "AWS.SimpleQueueService.<code>" where its JSON answers carry the query protocol's.
+            if error.response["Error"]["Code"].rsplit(".", 1)[-1] != refused_with:
                 logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
         except Exception:  # best effort, as the priming requests
             logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
         else:
             if refused_with is not None:
-                logging.getLogger(__name__).warning("SnapStart priming write %s was not refused", method)
+                logging.getLogger(__name__).warning("SnapStart priming call %s was not refused", method)
 
     return prime
 
 
-def _priming_key(partition: str) -> dict[str, dict[str, str]]:
-    """The key of an item no request writes, in a table keyed by (``partition``, id)."""
-    return {partition: {"S": PRIMING_ID}, "id": {"S": "#snapstart-priming"}}
+def _priming_key(partition: str, sort: str | None) -> dict[str, dict[str, str]]:
+    """The key of an item no request writes, in a table keyed by ``partition`` (and ``sort``)."""
+    if sort is None:
+        return {partition: {"S": f"#snapstart-priming#{PRIMING_ID}"}}
+    return {partition: {"S": PRIMING_ID}, sort: {"S": "#snapstart-priming"}}
 
 
-def batch_write_changing_nothing(table: Callable[[], str], partition: str) -> Step:
-    """A BatchWriteItem deleting the priming item of ``table`` (keyed by ``partition`` and id), which never exists."""
-    request = {"DeleteRequest": {"Key": _priming_key(partition)}}
-    return write_changing_nothing("dynamodb", "batch_write_item", lambda: {"RequestItems": {table(): [request]}})
+def _unless_missing(partition: str) -> dict[str, Any]:
+    """The condition that the priming item exists, which it never does."""
+    return {"ConditionExpression": "attribute_exists(#key)", "ExpressionAttributeNames": {"#key": partition}}
 
 
-def put_changing_nothing(table: Callable[[], str], partition: str) -> Step:
+def query_nothing(table: Callable[[], str], partition: str) -> Step:
+    """A Query of ``table``'s priming partition, where nothing is ever written."""
+    return call_changing_nothing(
+        "dynamodb",
+        "query",
+        lambda: {
+            "TableName": table(),
+            "KeyConditionExpression": "#key = :id",
+            "ExpressionAttributeNames": {"#key": partition},
+            "ExpressionAttributeValues": {":id": {"S": PRIMING_ID}},
+        },
+    )
+
+
+def batch_get_nothing(table: Callable[[], str], partition: str, sort: str | None = "id") -> Step:
+    """A BatchGetItem of ``table``'s priming item, which never exists."""
+    keys = {"Keys": [_priming_key(partition, sort)]}
+    return call_changing_nothing("dynamodb", "batch_get_item", lambda: {"RequestItems": {table(): keys}})
+
+
+def batch_write_changing_nothing(table: Callable[[], str], partition: str, sort: str | None = "id") -> Step:
+    """A BatchWriteItem deleting ``table``'s priming item, which never exists."""
+    request = {"DeleteRequest": {"Key": _priming_key(partition, sort)}}
+    return call_changing_nothing("dynamodb", "batch_write_item", lambda: {"RequestItems": {table(): [request]}})
+
+
+def put_changing_nothing(table: Callable[[], str], partition: str, sort: str | None = "id") -> Step:
     """A PutItem of ``table``'s priming item, refused: it requires the item to exist, which it never does."""
-    return write_changing_nothing(
+    return call_changing_nothing(
         "dynamodb",
         "put_item",
-        lambda: {"TableName": table(), "Item": _priming_key(partition), "ConditionExpression": "attribute_exists(id)"},
+        lambda: {"TableName": table(), "Item": _priming_key(partition, sort), **_unless_missing(partition)},
         refused_with="ConditionalCheckFailedException",
     )
 
 
-def update_changing_nothing(table: Callable[[], str], partition: str) -> Step:
+def update_changing_nothing(table: Callable[[], str], partition: str, sort: str | None = "id") -> Step:
     """An UpdateItem of ``table``'s priming item, refused: the item it requires to exist never does."""
-    return write_changing_nothing(
+    return call_changing_nothing(
         "dynamodb",
         "update_item",
         lambda: {
             "TableName": table(),
-            "Key": _priming_key(partition),
+            "Key": _priming_key(partition, sort),
             "UpdateExpression": "SET primed = :yes",
-            "ConditionExpression": "attribute_exists(id)",
             "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+            **_unless_missing(partition),
         },
         refused_with="ConditionalCheckFailedException",
+    )
+
+
+def send_refused(queue_url: Callable[[], str]) -> Step:
+    """A SendMessage to the queue, refused: SQS delays a message by at most 900 seconds."""
+    return call_changing_nothing(
+        "sqs",
+        "send_message",
+        lambda: {"QueueUrl": queue_url(), "MessageBody": "snapstart priming", "DelaySeconds": 901},
+        refused_with="InvalidParameterValue",
+    )
+
+
+def send_batch_refused(queue_url: Callable[[], str]) -> Step:
+    """A SendMessageBatch to the queue, refused as a whole: its two entries have the same id."""
+    entry = {"Id": "priming", "MessageBody": "snapstart priming"}
+    return call_changing_nothing(
+        "sqs",
+        "send_message_batch",
+        lambda: {"QueueUrl": queue_url(), "Entries": [entry, entry]},
+        refused_with="BatchEntryIdsNotDistinct",
     )
 
 
