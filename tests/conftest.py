@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import io
 import json
 import logging
@@ -47,6 +48,7 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _clear_caches()
     yield
     _clear_caches()
+    gc.unfreeze()  # SnapStart's before-snapshot hook freezes the heap (platform.snapstart): not a test process's
 
 
 def _clear_caches() -> None:

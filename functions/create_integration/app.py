@@ -59,6 +59,8 @@ snapstart.prepare(
     # The count and the item a create writes (the Secrets Manager write has no harmless form: its first call stays).
     snapstart.update_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     snapstart.put_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
+    # The count of an account's integrations, which its first create starts.
+    snapstart.query_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     snapstart.invoke(
         lambda_handler, snapstart.api_request("POST", "/v1/integrations", INVALID_REQUEST), times=snapstart.REPEAT
     ),

@@ -12,7 +12,7 @@ from integrations.api import service, test_event
 from integrations.api.resolver import account_id, build_app, error_responses, integration_id
 from integrations.delivery import dispatch
 from integrations.models.testing import TestResult
-from integrations.platform import clock, snapstart
+from integrations.platform import clock, settings, snapstart
 from integrations.platform.observability import logger, tracer
 from integrations.providers import http, registry
 
@@ -62,6 +62,10 @@ snapstart.prepare(
     # The log entry's writes, which the priming request (no such integration) does not reach.
     snapstart.update_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
     snapstart.batch_write_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
+    # The state a provider's send may keep (a finding's Jira or GitHub issue, an email digest).
+    snapstart.put_changing_nothing(
+        lambda: settings.load(settings.DispatchSettings).provider_state_table, "key", sort=None
+    ),
     snapstart.invoke(
         lambda_handler,
         snapstart.api_request("POST", f"/v1/integrations/{snapstart.PRIMING_ID}/test"),

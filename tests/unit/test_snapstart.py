@@ -3,6 +3,7 @@ a restore each copy draws its own random numbers, reads secrets again and opens 
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import threading
@@ -44,6 +45,16 @@ def test_before_snapshot_runs_the_last_registered_first_like_the_runtime(hooks: 
     snapstart.prepare(lambda: calls.append("second"))
     snapstart.before_snapshot()
     assert calls == ["second", "first"]
+
+
+def test_what_priming_made_is_out_of_the_collectors_reach(hooks: None) -> None:
+    """After the steps, the heap is frozen: a restored copy's collections scan only what its requests allocate."""
+    kept: list[object] = []
+    snapstart.prepare(lambda: kept.append(object()))
+    gc.unfreeze()
+    snapstart.before_snapshot()
+    assert gc.get_freeze_count() > 0
+    assert gc.is_tracked(kept) and not any(kept is seen for seen in gc.get_objects())
 
 
 def test_the_steps_create_the_clients_before_the_snapshot(hooks: None) -> None:

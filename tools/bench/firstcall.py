@@ -157,14 +157,14 @@ def _scenarios(bench: Stack) -> tuple[dict[str, tuple[Events, Callable[[Any], bo
     count = 1 + WARM
     item = "/v1/integrations/{id}"
 
-    def fresh_hooks() -> list[str]:  # one integration per invocation, its credentials not read yet
-        return [bench.webhook("/fast/firstcall") for _ in range(count)]
+    # One integration per invocation of a sample: a sample is a process of its own, whose memory holds no credentials.
+    hooks = [bench.webhook("/fast/firstcall") for _ in range(count)]
 
     def tests(_sample: int) -> list[dict[str, Any]]:
-        return [_api("POST", f"{item}/test", f"/v1/integrations/{each}/test") for each in fresh_hooks()]
+        return [_api("POST", f"{item}/test", f"/v1/integrations/{each}/test") for each in hooks]
 
     def deliveries(_sample: int) -> list[dict[str, Any]]:
-        return [_sqs([job(each)], bench.queue_arn) for each in fresh_hooks()]
+        return [_sqs([job(each)], bench.queue_arn) for each in hooks]
 
     def ok(status: int) -> Callable[[Any], bool]:
         return lambda result: isinstance(result, dict) and result.get("statusCode") == status
