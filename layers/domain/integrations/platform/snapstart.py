@@ -2,11 +2,12 @@
 each copy restored from that snapshot must not share with the others.
 
 Before the snapshot each function does what its first request would otherwise do: import what requests need,
-load its settings, create its boto3 clients and wiring, then answer a priming request (see PRIMING_ACCOUNT) so
-that its resolver, models and first AWS calls have run once. After a restore, every copy reseeds ``random``
-(retry jitter: copies restored from one snapshot would otherwise draw the same delays and retry in lockstep) and
-drops what it must not share or keep: cached secrets (read before the snapshot, possibly changed since) and
-pooled connections (their sockets were open in another machine's past).
+load its settings, create its boto3 clients and wiring, answer a priming request (see PRIMING_ACCOUNT) so that its
+resolver, models and first AWS calls have run once, make the first call of each other AWS operation its requests
+make, in a form that changes nothing (``call_changing_nothing``), and freeze the heap. After a restore, every copy
+reseeds ``random`` (retry jitter: copies restored from one snapshot would otherwise draw the same delays and retry in
+lockstep) and drops what it must not share or keep: cached secrets (read before the snapshot, possibly changed
+since) and pooled connections (their sockets were open in another machine's past).
 
 The hooks are registered with ``snapshot_restore_py``, which the Lambda runtime provides. Where it is missing
 (local stack and tests need not have it) they are only kept here; ``before_snapshot()`` and ``after_restore()``
