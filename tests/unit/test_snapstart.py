@@ -3,11 +3,14 @@ a restore each copy draws its own random numbers, reads secrets again and opens 
 
 from __future__ import annotations
 
+import _abc
+import collections
 import gc
 import json
 import random
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -166,6 +169,26 @@ def test_a_restored_copy_opens_new_provider_connections(
     snapstart.after_restore()
     assert session.get(keep_alive.url, timeout=5).status_code == 204
     assert len(keep_alive.connections) == 2
+
+
+def test_preparing_provider_calls_sends_nothing_and_leaves_requests_type_checks_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests asks whether a bool or the values of a header dict are a Mapping; each first answer walks Mapping's
+    hundred subclasses. The hook asks before the snapshot, without a name lookup or a connection."""
+    network: list[Any] = []
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        network.append(args)
+        raise OSError("no network while priming")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    Mapping._abc_caches_clear()  # type: ignore[attr-defined]  # ABCMeta's own, for tests
+    http.prepare()
+    assert network == []
+    _registry, _found, not_mappings, _version = _abc._get_dump(Mapping)
+    assert {bool, type(collections.OrderedDict().values())} <= {ref() for ref in not_mappings}
 
 
 def test_a_failed_priming_request_does_not_fail_the_snapshot(hooks: None, caplog: pytest.LogCaptureFixture) -> None:

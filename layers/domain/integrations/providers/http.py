@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import requests.adapters
 
 USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
+PRIMING_URL = "https://snapstart-priming.invalid/"  # prepared before the snapshot, never sent (RFC 2606 name)
 ATTEMPT_DEADLINE = 10.0  # seconds for one attempt's HTTP, all in: connect, TLS, send, the whole answer
 CONNECT_TIMEOUT = 3.05  # within the deadline: a dead host fails fast, leaving the rest of it unused
 ANSWER_LIMIT = 64 * 1024  # bytes of an answer kept: any provider's error message fits; the rest is not read
@@ -310,8 +311,20 @@ def _session() -> requests.Session:
 
 
 def prepare() -> None:
-    """Import what sending needs and build the pooled session (a SnapStart hook does it before the snapshot)."""
-    _session()
+    """Import what sending needs, build the pooled session and prepare, never send, the requests ``request`` makes
+    (a SnapStart hook does it before the snapshot)."""
+    import requests  # at the first request, not with this module (see _guarded_adapter)
+
+    session = _session()
+    # requests checks its arguments' types against abstract base classes (Mapping, Iterable), and each first check
+    # of a type walks every registered subclass (a hundred, with Powertools' event classes); Python then caches the
+    # answer. Made here, as Session.request makes them with a JSON or a bytes body, they are in the snapshot.
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    bodies: list[dict[str, Any]] = [{"json": {}, "data": {}}, {"data": b"{}"}]
+    for body in bodies:
+        prepared = session.prepare_request(requests.Request("POST", PRIMING_URL, headers=headers, params={}, **body))
+        session.merge_environment_settings(PRIMING_URL, {}, True, None, None)
+        prepared.headers.copy()  # as urllib3 copies the headers it sends
 
 
 def close_connections() -> None:
