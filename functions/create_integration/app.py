@@ -53,10 +53,18 @@ snapstart.prepare(
     registry.load_all,  # every provider a request may name
     clock.new_id,  # loads the id generator, which only a request that makes an id imports
     snapstart.clients("dynamodb", "secretsmanager"),
+    # The secret a create writes: no form of CreateSecret changes nothing, so its answer is made here (first:
+    # its handler, registered, empties the client's cache of the events' handlers).
+    snapstart.call_answered_here(
+        "secretsmanager",
+        "CreateSecret",
+        lambda: service.from_environment().vault.create(snapstart.priming_secret(), {}, {"priming": "true"}),
+        {"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:snapstart-priming", "VersionId": "v"},
+    ),
     snapstart.missing_secret(lambda name: service.from_environment().vault.delete(name)),  # its undo; no read
     # The priming request is refused before any AWS call: a read primes the DynamoDB client's first call.
     lambda: service.from_environment().store.get(snapstart.PRIMING_ACCOUNT, snapstart.PRIMING_ID),
-    # The count and the item a create writes (the Secrets Manager write has no harmless form: its first call stays).
+    # The count and the item a create writes.
     snapstart.update_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     snapstart.put_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     # The count of an account's integrations, which its first create starts.

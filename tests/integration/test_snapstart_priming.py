@@ -48,9 +48,8 @@ IAM_PREFIX = {"dynamodb": "dynamodb", "sqs": "sqs", "secrets-manager": "secretsm
 # path (its first use is already a slow one). Any other action a role grants must be primed: the first call of an
 # operation (its model, serializer and parser, the signing) costs a restored copy's first request milliseconds.
 NOT_PRIMED = {
-    "secretsmanager:CreateSecret": "any valid name creates a secret",
     "secretsmanager:PutSecretValue": "writes a version",
-    "secretsmanager:TagResource": "part of CreateSecret",
+    "secretsmanager:TagResource": "what CreateSecret's tags need: no call of its own",
     "ses:SendEmail": "sends an email",
     "dynamodb:DeleteItem": "off the success path: a destination's pacing, a claim released after a failure",
     "sqs:ChangeMessageVisibility": "off the success path: a retry's delay",

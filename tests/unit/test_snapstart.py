@@ -191,6 +191,25 @@ def test_preparing_provider_calls_sends_nothing_and_leaves_requests_type_checks_
     assert {bool, type(collections.OrderedDict().values())} <= {ref() for ref in not_mappings}
 
 
+def test_a_call_answered_here_reaches_no_aws_and_only_the_first_call_is_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answer = {"ARN": "arn:aws:secretsmanager:us-east-1:000000000000:secret:snapstart-priming", "VersionId": "v1"}
+    with mock_aws():  # the emulator handles every request sent after the priming handler: it must get none of it
+        vault = CredentialVault("stack/integrations")
+        versions: list[str] = []
+        step = snapstart.call_answered_here(
+            "secretsmanager", "CreateSecret", lambda: versions.append(vault.create("stack/x", {"a": "b"}, {})), answer
+        )
+        step()
+        assert versions == ["v1"]  # the client parsed the answer made here
+        secrets = boto3.client("secretsmanager")
+        assert secrets.list_secrets()["SecretList"] == []
+        assert vault.create("stack/y", {"a": "b"}, {}) != "v1"  # the next call goes to AWS
+        assert [secret["Name"] for secret in secrets.list_secrets()["SecretList"]] == ["stack/y"]
+    assert "priming call failed" not in caplog.text
+
+
 def test_a_failed_priming_request_does_not_fail_the_snapshot(hooks: None, caplog: pytest.LogCaptureFixture) -> None:
     """Priming only saves the first request some work: AWS throttling it must not fail the version's publication."""
     calls: list[str] = []

@@ -121,6 +121,11 @@ def invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], times: int
     return prime
 
 
+def priming_secret() -> str:
+    """The name of the priming account's secret, which never exists."""
+    return f"{os.environ.get('SECRETS_PREFIX', 'snapstart').rstrip('/')}/{PRIMING_ACCOUNT}/{PRIMING_ID}"
+
+
 def missing_secret(call: Callable[[str], Any]) -> Step:
     """A step calling Secrets Manager (``call(name)``) about the priming account's secret, which cannot exist: the
     client's first call is made, nothing is read or changed (ResourceNotFoundException is the expected answer)."""
@@ -128,9 +133,8 @@ def missing_secret(call: Callable[[str], Any]) -> Step:
     def prime() -> None:
         from botocore.exceptions import ClientError
 
-        prefix = os.environ.get("SECRETS_PREFIX", "snapstart").rstrip("/")
         try:
-            call(f"{prefix}/{PRIMING_ACCOUNT}/{PRIMING_ID}")
+            call(priming_secret())
         except ClientError as error:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
@@ -166,6 +170,52 @@ def call_changing_nothing(
                 logging.getLogger(__name__).warning("SnapStart priming call %s was not refused", method)
 
     return prime
+
+
+def call_answered_here(service: str, operation: str, call: Step, answer: dict[str, Any]) -> Step:
+    """A step making ``call``, whose one call of ``operation`` never leaves this process: a handler of botocore's
+    ``before-send`` event (its documented way to fulfil a request) answers it with ``answer``, as AWS answers a
+    success. For an operation that
+    has no form changing nothing (CreateSecret creates whatever it is asked to): the client's first call of it
+    (parameters checked, serialized and signed, the answer parsed) is made before the snapshot, all but the network.
+
+    The handler answers once and then stays, answering nothing: unregistering it would empty the client's cache of
+    which handlers each event has, which the first requests would then fill again. It also aims the request at a
+    name that never resolves, so that no handler after it (an in-process AWS emulator) can act on it.
+    """
+
+    def prime() -> None:
+        from botocore.awsrequest import AWSResponse
+
+        from integrations.platform import aws
+
+        client = aws.client(service)
+        pending = [json.dumps(answer).encode()]
+
+        def answer_once(request: Any, **_: Any) -> Any:
+            if not pending:
+                return None
+            request.url = "https://snapstart-priming.invalid/"
+            return AWSResponse(request.url, 200, {"x-amzn-RequestId": PRIMING_ID}, _Body(pending.pop()))
+
+        service_id = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"before-send.{service_id}.{operation}", answer_once)
+        try:
+            call()
+        except Exception:  # best effort, as the priming requests
+            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+
+    return prime
+
+
+class _Body:
+    """An answer's body as botocore reads one from the network."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
 
 
 def _priming_key(partition: str, sort: str | None) -> dict[str, dict[str, str]]:
