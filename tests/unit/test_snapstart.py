@@ -10,6 +10,7 @@ import json
 import random
 import socket
 import threading
+import traceback
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import snapshot_restore_py
+from botocore.model import ShapeResolver
 from moto import mock_aws
 
 from integrations.platform import aws, snapstart
@@ -208,6 +210,33 @@ def test_a_call_answered_here_reaches_no_aws_and_only_the_first_call_is_answered
         assert vault.create("stack/y", {"a": "b"}, {}) != "v1"  # the next call goes to AWS
         assert [secret["Name"] for secret in secrets.list_secrets()["SecretList"]] == ["stack/y"]
     assert "priming call failed" not in caplog.text
+
+
+def test_the_clients_step_resolves_the_shapes_of_a_found_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Priming reads find nothing; the first request that finds an item must not resolve its model's shapes."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        key = [{"AttributeName": "id", "KeyType": "HASH"}]
+        attributes = [{"AttributeName": "id", "AttributeType": "S"}]
+        dynamodb.create_table(
+            TableName="t", KeySchema=key, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
+        )
+        # Values as deep as the service's items have them: a list in a map (a delivery's attempts, a config's labels).
+        item = {"id": {"S": "1"}, "config": {"M": {"labels": {"L": [{"S": "security"}]}}}, "n": {"N": "1"}}
+        dynamodb.put_item(TableName="t", Item=item)
+        snapstart.clients("dynamodb")()
+        assert "Item" not in aws.client("dynamodb").get_item(TableName="t", Key={"id": {"S": "none"}})  # as priming
+        resolved: list[str] = []
+        resolve = ShapeResolver.get_shape_by_name
+
+        def spy(self: ShapeResolver, name: str, *args: Any) -> Any:
+            if not any("/moto/" in frame.filename for frame in traceback.extract_stack()):  # moto's answer has its own
+                resolved.append(name)
+            return resolve(self, name, *args)
+
+        monkeypatch.setattr(ShapeResolver, "get_shape_by_name", spy)
+        assert aws.client("dynamodb").get_item(TableName="t", Key={"id": {"S": "1"}})["Item"] == item
+        assert resolved == []
 
 
 def test_a_failed_priming_request_does_not_fail_the_snapshot(hooks: None, caplog: pytest.LogCaptureFixture) -> None:
