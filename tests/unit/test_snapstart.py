@@ -209,7 +209,15 @@ def test_a_call_answered_here_reaches_no_aws_and_only_the_first_call_is_answered
         assert secrets.list_secrets()["SecretList"] == []
         assert vault.create("stack/y", {"a": "b"}, {}) != "v1"  # the next call goes to AWS
         assert [secret["Name"] for secret in secrets.list_secrets()["SecretList"]] == ["stack/y"]
-    assert "priming call failed" not in caplog.text
+        assert "priming call failed" not in caplog.text
+
+        def stopped_before_sending() -> None:
+            raise ValueError("no call made")
+
+        snapstart.call_answered_here("secretsmanager", "CreateSecret", stopped_before_sending, answer)()
+        assert "priming call failed" in caplog.text
+        assert vault.create("stack/z", {"a": "b"}, {}) != "v1"  # the unused answer is not given to a real call
+        assert len(secrets.list_secrets()["SecretList"]) == 2
 
 
 def test_the_clients_step_resolves_the_shapes_of_a_found_item(monkeypatch: pytest.MonkeyPatch) -> None:

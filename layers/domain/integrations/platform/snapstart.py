@@ -153,19 +153,7 @@ def priming_secret() -> str:
 def missing_secret(call: Callable[[str], Any]) -> Step:
     """A step calling Secrets Manager (``call(name)``) about the priming account's secret, which cannot exist: the
     client's first call is made, nothing is read or changed (ResourceNotFoundException is the expected answer)."""
-
-    def prime() -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            call(priming_secret())
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
-        except Exception:  # best effort, as the priming requests
-            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
-
-    return prime
+    return lambda: _attempt(lambda: call(priming_secret()), refused_with="ResourceNotFoundException")
 
 
 def call_changing_nothing(
@@ -176,32 +164,38 @@ def call_changing_nothing(
     that operation (its model and serializer loaded, the request signed and sent, the answer parsed) is then made
     before the snapshot, not by the first request that needs it: a priming request stops before its success path."""
 
-    def prime() -> None:
-        from botocore.exceptions import ClientError
-
+    def call() -> None:
         from integrations.platform import aws
 
-        try:
-            getattr(aws.client(service), method)(**params())
-        except ClientError as error:
-            # SQS names its errors "AWS.SimpleQueueService.<code>" where its JSON answers carry the query protocol's.
-            if error.response["Error"]["Code"].rsplit(".", 1)[-1] != refused_with:
-                logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
-        except Exception:  # best effort, as the priming requests
-            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
-        else:
-            if refused_with is not None:
-                logging.getLogger(__name__).warning("SnapStart priming call %s was not refused", method)
+        getattr(aws.client(service), method)(**params())
 
-    return prime
+    return lambda: _attempt(call, refused_with, must_be_refused=refused_with is not None)
+
+
+def _attempt(call: Step, refused_with: str | None = None, must_be_refused: bool = False) -> None:
+    """Make a priming call, best effort as the priming requests: an AWS error ``refused_with`` is an expected answer,
+    and a success unless ``must_be_refused``; anything else is logged, never raised."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as error:
+        # SQS names its errors "AWS.SimpleQueueService.<code>" where its JSON answers carry the query protocol's.
+        if error.response["Error"]["Code"].rsplit(".", 1)[-1] != refused_with:
+            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+    except Exception:
+        logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+    else:
+        if must_be_refused:
+            logging.getLogger(__name__).warning("SnapStart priming call was not refused (%s expected)", refused_with)
 
 
 def call_answered_here(service: str, operation: str, call: Step, answer: dict[str, Any]) -> Step:
     """A step making ``call``, whose one call of ``operation`` never leaves this process: a handler of botocore's
     ``before-send`` event (its documented way to fulfil a request) answers it with ``answer``, as AWS answers a
-    success. For an operation that
-    has no form changing nothing (CreateSecret creates whatever it is asked to): the client's first call of it
-    (parameters checked, serialized and signed, the answer parsed) is made before the snapshot, all but the network.
+    success. For an operation that has no form changing nothing (CreateSecret creates whatever it is asked to): the
+    client's first call of it (parameters checked, serialized and signed, the answer parsed) is made before the
+    snapshot, all but the network.
 
     The handler answers once and then stays, answering nothing: unregistering it would empty the client's cache of
     which handlers each event has, which the first requests would then fill again. It also aims the request at a
@@ -224,10 +218,8 @@ def call_answered_here(service: str, operation: str, call: Step, answer: dict[st
 
         service_id = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"before-send.{service_id}.{operation}", answer_once)
-        try:
-            call()
-        except Exception:  # best effort, as the priming requests
-            logging.getLogger(__name__).warning("SnapStart priming call failed", exc_info=True)
+        _attempt(call)
+        pending.clear()  # unused if the call stopped before sending: no later call may get this answer
 
     return prime
 
