@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -249,11 +250,13 @@ def _scenarios(bench: Stack) -> tuple[dict[str, tuple[Events, Callable[[Any], bo
 
 def counter_library() -> Path | str:
     """The child's counter, compiled once (cached by its source), or why it cannot be."""
+    if VALGRIND is None:
+        return "valgrind is missing (apt-get install valgrind)"
     target = CACHE / f"counter-{hashlib.sha256(COUNTER_SOURCE.encode()).hexdigest()[:12]}.so"
     if target.exists():
         return target
-    if VALGRIND is None:
-        return "valgrind is missing (apt-get install valgrind)"
+    if shutil.which("cc") is None:
+        return "a C compiler is missing (apt-get install gcc): the counter is compiled from valgrind's header"
     CACHE.mkdir(parents=True, exist_ok=True)
     source = target.with_suffix(".c")
     source.write_text(COUNTER_SOURCE)
