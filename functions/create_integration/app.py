@@ -53,8 +53,8 @@ snapstart.prepare(
     registry.load_all,  # every provider a request may name
     clock.new_id,  # loads the id generator, which only a request that makes an id imports
     snapstart.clients("dynamodb", "secretsmanager"),
-    # The secret a create writes: no form of CreateSecret changes nothing, so its answer is made here (first:
-    # its handler, registered, empties the client's cache of the events' handlers).
+    # The secret a create writes: no form of CreateSecret changes nothing, so its answer is made here. First of this
+    # client's calls: registering its handler empties the client's cache of which handlers each event has.
     snapstart.call_answered_here(
         "secretsmanager",
         "CreateSecret",

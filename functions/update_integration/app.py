@@ -46,6 +46,8 @@ snapstart.prepare(
     registry.load_all,  # every provider a request may name
     snapstart.clients("dynamodb", "secretsmanager"),
     snapstart.missing_secret(lambda name: service.from_environment().vault.read(name, None)),
+    # A change of credentials writes a version: refused too, the secret does not exist.
+    snapstart.missing_secret(lambda name: service.from_environment().vault.add_version(name, {})),
     # The item's update, which the priming request (no such integration) does not reach.
     snapstart.update_changing_nothing(lambda: service.from_environment().store.table_name, "accountId"),
     snapstart.invoke(

@@ -22,7 +22,8 @@ from tests.conftest import ROOT
 from tests.integration.conftest import Api
 
 # Every function of the template: a new one without its hook fails here.
-FUNCTIONS = sorted(load_template(ROOT / "template.yaml").of_type("AWS::Serverless::Function"))
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = sorted(TEMPLATE.of_type("AWS::Serverless::Function"))
 WITHOUT_AWS = {"ListProvidersFunction", "RouteFallbackFunction"}
 QUEUES = ["DeliveriesQueue", "DeliveriesDeadLetterQueue", "EventsDeadLetterQueue", "RecoveryQueue"]
 
@@ -48,7 +49,6 @@ IAM_PREFIX = {"dynamodb": "dynamodb", "sqs": "sqs", "secrets-manager": "secretsm
 # path (its first use is already a slow one). Any other action a role grants must be primed: the first call of an
 # operation (its model, serializer and parser, the signing) costs a restored copy's first request milliseconds.
 NOT_PRIMED = {
-    "secretsmanager:PutSecretValue": "writes a version",
     "secretsmanager:TagResource": "what CreateSecret's tags need: no call of its own",
     "ses:SendEmail": "sends an email",
     "dynamodb:DeleteItem": "off the success path: a destination's pacing, a claim released after a failure",
@@ -63,7 +63,7 @@ NOT_PRIMED_IN = {
 def _granted(logical_id: str) -> set[str]:
     """The actions the function's role allows, from its statements in the template."""
     actions: set[str] = set()
-    for policy in load_template(ROOT / "template.yaml").properties(logical_id).get("Policies", []):
+    for policy in TEMPLATE.properties(logical_id).get("Policies", []):
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
             action = statement["Action"]
             actions.update([action] if isinstance(action, str) else action)

@@ -108,6 +108,7 @@ def _resolve_shapes(shape: Any, path: tuple[str, ...]) -> None:
 # version.
 PRIMING_ACCOUNT = "acct_snapstart_priming"
 PRIMING_ID = "00000000-0000-7000-8000-000000000000"
+PRIMING_URL = "https://snapstart-priming.invalid/"  # a name that never resolves (RFC 2606): nothing is sent to it
 
 
 class PrimingContext:
@@ -213,7 +214,7 @@ def call_answered_here(service: str, operation: str, call: Step, answer: dict[st
         def answer_once(request: Any, **_: Any) -> Any:
             if not pending:
                 return None
-            request.url = "https://snapstart-priming.invalid/"
+            request.url = PRIMING_URL
             return AWSResponse(request.url, 200, {"x-amzn-RequestId": PRIMING_ID}, _Body(pending.pop()))
 
         service_id = client.meta.service_model.service_id.hyphenize()

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     import requests.adapters
 
 USER_AGENT = "Apviso-Integrations/1.0 (+https://apviso.com)"
-PRIMING_URL = "https://snapstart-priming.invalid/"  # prepared before the snapshot, never sent (RFC 2606 name)
 ATTEMPT_DEADLINE = 10.0  # seconds for one attempt's HTTP, all in: connect, TLS, send, the whole answer
 CONNECT_TIMEOUT = 3.05  # within the deadline: a dead host fails fast, leaving the rest of it unused
 ANSWER_LIMIT = 64 * 1024  # bytes of an answer kept: any provider's error message fits; the rest is not read
@@ -314,6 +313,8 @@ def prepare() -> None:
     """Import what sending needs, build the pooled session and prepare, never send, the requests ``request`` makes
     (a SnapStart hook does it before the snapshot)."""
     import requests  # at the first request, not with this module (see _guarded_adapter)
+
+    from integrations.platform.snapstart import PRIMING_URL
 
     session = _session()
     # requests checks its arguments' types against abstract base classes (Mapping, Iterable), and each first check
