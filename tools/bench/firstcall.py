@@ -12,10 +12,11 @@ What is compared is the number of instructions each invocation executes in the f
 moto's and the receivers' work is not in it), counted by Valgrind's callgrind, which the child turns on only for
 its invocations and asks for one count per invocation. The CPU time of one invocation of a millisecond or two swung
 by ±15 % from run to run on the shared 2-core machine, so a ratio near the goal was met in one run and missed in
-the next; the instruction counts of a run repeat to within 0.1 %, threads included, so one run per function is
-exact. As with ``bench.coldstart``, what is counted is the process's own work: the kernel's (opening connections,
-mapping the memory a restored copy touches) is not in it. The figure is the first invocation's count over the
-median of the five warm invocations that follow; goal ≤ 1.2, the unprimed first invocation printed beside it.
+the next; an invocation's instruction count repeats to within 0.3 % from run to run, threads included, so one run
+per function decides. As with ``bench.coldstart``, what is counted is the process's own work: the kernel's
+(opening connections, mapping the memory a restored copy touches) is not in it. The figure is the first
+invocation's count over the median of the five warm invocations that follow; goal ≤ 1.2, the unprimed first
+invocation printed beside it.
 
 The dispatcher and the test route read an integration's credentials from Secrets Manager and keep them in memory for
 a few minutes. Each of their invocations, the first and the warm ones, delivers to an integration of its own, as a
@@ -155,11 +156,11 @@ def _webhook_body(bench: Stack) -> dict[str, Any]:
     return {"provider": "webhook", "name": "bench", "credentials": credentials, "enabledEvents": ["scan.completed"]}
 
 
-Events = Callable[[int], list[dict[str, Any]]]  # the events of one sample (first, then warm), by sample number
+Events = Callable[[int], list[dict[str, Any]]]  # the events of one run (first, then warm), by run number
 
 
 def _scenarios(bench: Stack) -> tuple[dict[str, tuple[Events, Callable[[Any], bool]]], dict[str, Events]]:
-    """Per function: its events for a sample, and what a successful answer looks like; and for the functions whose
+    """Per function: its events for a run, and what a successful answer looks like; and for the functions whose
     invocations each go to an integration of their own, the events of one integration every time."""
     from integrations.storage import apikeys, delivery_logs
 
@@ -176,29 +177,29 @@ def _scenarios(bench: Stack) -> tuple[dict[str, tuple[Events, Callable[[Any], bo
     count = 1 + WARM
     item = "/v1/integrations/{id}"
 
-    # One integration per invocation of a sample: a sample is a process of its own, whose memory holds no credentials.
+    # One integration per invocation of a run: a run is a process of its own, whose memory holds no credentials.
     hooks = [bench.webhook("/fast/firstcall") for _ in range(count)]
 
-    def tests(_sample: int) -> list[dict[str, Any]]:
+    def tests(_run: int) -> list[dict[str, Any]]:
         return [_api("POST", f"{item}/test", f"/v1/integrations/{each}/test") for each in hooks]
 
-    def deliveries(_sample: int) -> list[dict[str, Any]]:
+    def deliveries(_run: int) -> list[dict[str, Any]]:
         return [_sqs([job(each)], bench.queue_arn) for each in hooks]
 
     def ok(status: int) -> Callable[[Any], bool]:
         return lambda result: isinstance(result, dict) and result.get("statusCode") == status
 
     def same(event: dict[str, Any]) -> Events:
-        return lambda _sample: [event] * count
+        return lambda _run: [event] * count
 
-    def deletions(_sample: int) -> list[dict[str, Any]]:
+    def deletions(_run: int) -> list[dict[str, Any]]:
         return [_api("DELETE", item, f"/v1/integrations/{bench.webhook('/fast/deleted')}") for _ in range(count)]
 
     allowed = lambda result: result["policyDocument"]["Statement"][0]["Effect"] == "Allow"  # noqa: E731
     no_failures = lambda result: result == {"batchItemFailures": []}  # noqa: E731
     one_integration = {
         "TestIntegrationFunction": same(_api("POST", f"{item}/test", f"/v1/integrations/{hook}/test")),
-        "DispatcherFunction": lambda _sample: [_sqs([job(hook)], bench.queue_arn) for _ in range(count)],
+        "DispatcherFunction": lambda _run: [_sqs([job(hook)], bench.queue_arn) for _ in range(count)],
     }
     return {
         "AuthorizerFunction": (same(authorizer_event), allowed),
@@ -230,8 +231,8 @@ def _scenarios(bench: Stack) -> tuple[dict[str, tuple[Events, Callable[[Any], bo
         ),
         "RouteFallbackFunction": (same(_api("GET", "/{proxy+}", "/v2/nothing-here")), ok(404)),
         "FanoutFunction": (
-            lambda sample: [
-                _sqs([_scanner_event(sample * count + n)], "arn:aws:sqs:us-east-1:123456789012:events")
+            lambda run: [
+                _sqs([_scanner_event(run * count + n)], "arn:aws:sqs:us-east-1:123456789012:events")
                 for n in range(count)
             ],
             no_failures,
