@@ -92,7 +92,9 @@ def retry_later(record: SQSRecord, attempt: int, retry_after: float | None, erro
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A claim taken by an attempt that the Lambda timeout cuts short runs out with this invocation's time, so the
     # message's retry may take it again (registered before the batch's threads start; they only read it).
-    dispatch.from_environment().claims.register_lambda_context(context)
+    dispatcher = dispatch.from_environment()
+    dispatcher.claims.register_lambda_context(context)
+    dispatcher.read_ahead(batch.integrations_of(event.get("Records") or []))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
@@ -105,8 +107,9 @@ snapstart.prepare(
     http.prepare,
     snapstart.clients("dynamodb", "secretsmanager", "sqs", "sesv2"),
     # What the first delivery does and the priming job (skipped: no such integration) does not: read a secret,
-    # write its log entry.
+    # write its log entry; and the read of an integration's later jobs in a batch (the first ones are read ahead).
     snapstart.missing_secret(lambda name: dispatch.from_environment().vault.read(name, None)),
+    lambda: dispatch.from_environment().store.get(snapstart.PRIMING_ACCOUNT, snapstart.PRIMING_ID),
     snapstart.batch_write_changing_nothing(lambda: dispatch.from_environment().logs.table_name, "integrationId"),
     snapstart.invoke(lambda_handler, snapstart.queue_batch(snapstart.delivery_job())),
 )

@@ -13,7 +13,7 @@ import pytest
 from integrations.delivery import dispatch
 from integrations.delivery.jobs import DeliveryJob, delivery_id
 from integrations.events import Event
-from integrations.platform import settings
+from integrations.platform import aws, settings
 from tests.conftest import ROOT
 from tests.integration.conftest import Api
 from tests.integration.test_fanout import event
@@ -269,3 +269,26 @@ def test_concurrent_receipts_of_one_job_send_once(api: Api, receiver: FakeWebhoo
         thread.join()
     assert len(receiver.requests) == 1, "the duplicate found the attempt in progress and waits"
     boto3.client("sqs").purge_queue(QueueUrl=api.resources.ref("DeliveriesQueue"))
+
+
+def test_a_batch_reads_its_integrations_in_one_request_and_later_jobs_read_again(
+    api: Api, receiver: FakeWebhookReceiver
+) -> None:
+    hooks = [webhook(api, receiver.url), webhook(api, receiver.url)]
+    reads: list[str] = []
+
+    def count(event_name: str, params: dict[str, Any], **_: Any) -> None:  # the call's own parameters
+        if api.table("IntegrationsTable") in str(params.get("TableName") or params.get("RequestItems")):
+            reads.append(event_name.rsplit(".", 1)[-1])
+
+    for operation in ("GetItem", "BatchGetItem"):
+        aws.client("dynamodb").meta.events.register(f"before-parameter-build.dynamodb.{operation}", count)
+    api.publish(event("scan.completed"))
+    api.publish(event("finding.critical", severity="critical", event_id="evt_2"))
+    api.poller("FanoutFunction").poll_once()
+    reads.clear()  # fan-out's own reads
+    api.drain()
+    assert len(receiver.requests) == 4  # two events for each of the two integrations, in one batch
+    # One read ahead for both integrations; each integration's second job, which may wait for its turn, reads again.
+    assert sorted(reads) == ["BatchGetItem", "GetItem", "GetItem"]
+    assert sorted(entry["status"] for hook in hooks for entry in logs(api, hook)) == ["success"] * 4

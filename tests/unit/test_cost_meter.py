@@ -128,6 +128,17 @@ def test_the_meter_bills_a_failed_condition_and_an_overwrite_by_the_existing_ite
     assert meter.write_units["dynamodb", "BatchWriteItem t"] == 3
 
 
+def test_the_meter_bills_a_batch_read_as_one_read_per_key_found_or_not(table: Any) -> None:
+    table.put_item(TableName="t", Item={**_key("big"), "body": {"S": "x" * 5000}})  # two 4 KB units
+    table.put_item(TableName="t", Item=_key("small"))
+    keys = [_key("big"), _key("small"), _key("missing")]
+    with Meter().metering() as meter:
+        table.batch_get_item(RequestItems={"t": {"Keys": keys, "ConsistentRead": True}})
+        table.batch_get_item(RequestItems={"t": {"Keys": keys}})  # eventually consistent: half
+    assert meter.read_units["dynamodb", "BatchGetItem t"] == (2 + 1 + 1) * 1.5
+    assert meter.calls["dynamodb", "BatchGetItem t"] == 2
+
+
 def test_the_meter_bills_a_filtered_query_for_every_item_it_examined(table: Any) -> None:
     for n in range(3):
         table.put_item(TableName="t", Item={**_key(f"k{n}"), "keep": {"BOOL": n == 0}, "body": {"S": "x" * 3000}})

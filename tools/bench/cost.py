@@ -192,7 +192,14 @@ class Meter:
             if "ProjectionExpression" in params or "Select" in params:
                 raise NotImplementedError("the meter sizes the items a Query returns: whole items only")
             reads = units.read_units(self._examined_size(operation, params, answer), consistent=consistent)
-        elif operation in ("BatchGetItem", "TransactGetItems"):
+        elif operation == "BatchGetItem":
+            # DynamoDB bills each key as a GetItem of its own, found or not.
+            assert not answer.get("UnprocessedKeys"), "the meter expects every key processed (moto always does)"
+            for name, request in params["RequestItems"].items():
+                found = [units.item_size(item) for item in answer.get("Responses", {}).get(name, [])]
+                sizes = found + [0] * (len(request["Keys"]) - len(found))
+                reads += sum(units.read_units(size, consistent=bool(request.get("ConsistentRead"))) for size in sizes)
+        elif operation == "TransactGetItems":
             raise NotImplementedError(f"the meter does not bill {operation} yet")
         if "RequestItems" in params:
             tables = set(params["RequestItems"])

@@ -33,6 +33,18 @@ def integration_of(record: dict[str, Any]) -> str:
         return f"message:{record.get('messageId')}"
 
 
+def integrations_of(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (account, integration) each deliveries-queue record names, in order (one that cannot say is left out)."""
+    named = []
+    for record in records:
+        try:
+            body = json.loads(record["body"])
+            named.append((str(body["accountId"]), str(body["integrationId"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return named
+
+
 class ConcurrentBatchProcessor(BatchProcessor):
     """BatchProcessor whose groups of records run concurrently, each group in its records' order."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -51,6 +52,13 @@ class Dispatcher:
         self.context = context
         self.pacer = pacer
         self.claims = claims
+        self._read_ahead: dict[tuple[str, str], IntegrationRecord | None] = {}
+
+    def read_ahead(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the integrations of a batch's jobs, (account, id) each, in one request before the batch's threads
+        start: each integration's first job then sends after its claim alone. Its later jobs, which may wait for
+        their turn (pacing), read their integration again, as every job did before."""
+        self._read_ahead = self.store.get_many(keys)
 
     def deliver(self, job: DeliveryJob, attempt: int, holder: str | None = None) -> Outcome | None:
         """One attempt of ``job`` by the SQS message ``holder`` (its message id), unless the delivery is claimed by
@@ -75,7 +83,9 @@ class Dispatcher:
         return outcome
 
     def _deliver_job(self, delivery: DeliveryJob, attempt: int) -> Outcome | None:
-        record = self.store.get(delivery.accountId, delivery.integrationId)
+        key = (delivery.accountId, delivery.integrationId)
+        # One thread has all the jobs of an integration: nothing else takes this key between the test and the pop.
+        record = self._read_ahead.pop(key) if key in self._read_ahead else self.store.get(*key)
         if record is None or record.deleted or not record.enabled:
             logger.info(
                 "Skipped delivery: integration deleted or disabled", extra={"integration_id": delivery.integrationId}

@@ -13,6 +13,8 @@ from integrations.platform import aws
 from integrations.platform.errors import Conflict
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from integrations.models.integrations import IntegrationResponse
 
 # Each account's count of live integrations: an item in the account's own partition, under an id that no
@@ -96,6 +98,25 @@ class IntegrationStore:
             ConsistentRead=True,
         )
         return _from_item(response["Item"]) if "Item" in response else None
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], IntegrationRecord | None]:
+        """Up to 100 integrations (or tombstones) by (account, id) in one read: each key the answer covers, with its
+        record or None; a key AWS left unprocessed (throttling) is left out, for the caller to read alone."""
+        wanted = list(dict.fromkeys(keys))[:100]
+        if not wanted:
+            return {}
+        response = aws.client("dynamodb").batch_get_item(
+            RequestItems={
+                self.table_name: {
+                    "Keys": [_to_item({"accountId": account, "id": id_}) for account, id_ in wanted],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        found = {(r.accountId, r.id): r for r in map(_from_item, response["Responses"].get(self.table_name, []))}
+        left = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+        unprocessed = {(key["accountId"]["S"], key["id"]["S"]) for key in left}
+        return {key: found.get(key) for key in wanted if key not in unprocessed}
 
     def list_live(self, account_id: str) -> list[IntegrationRecord]:
         """The account's integrations, newest first (UUIDv7 ids sort by creation time)."""
