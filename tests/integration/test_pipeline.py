@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from integrations.delivery import dispatch
 from integrations.delivery.jobs import DeliveryJob, delivery_id
@@ -292,3 +293,18 @@ def test_a_batch_reads_its_integrations_in_one_request_and_later_jobs_read_again
     # One read ahead for both integrations; each integration's second job, which may wait for its turn, reads again.
     assert sorted(reads) == ["BatchGetItem", "GetItem", "GetItem"]
     assert sorted(entry["status"] for hook in hooks for entry in logs(api, hook)) == ["success"] * 4
+
+
+def test_a_failed_batch_read_leaves_each_job_to_read_its_own_integration(
+    api: Api, receiver: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = webhook(api, receiver.url)
+
+    def throttled(*_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
+
+    monkeypatch.setattr(dispatch.from_environment().store, "get_many", throttled)
+    api.publish(event("scan.completed"))
+    api.drain()
+    assert len(receiver.requests) == 1
+    assert [entry["status"] for entry in logs(api, hook)] == ["success"]

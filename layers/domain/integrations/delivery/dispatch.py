@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from integrations.delivery import once, pacing, signing
 from integrations.delivery.health import DEFAULT_DISABLE_AFTER, IntegrationHealth
 from integrations.delivery.jobs import DeliveryJob
@@ -58,7 +60,11 @@ class Dispatcher:
         """Read the integrations of a batch's jobs, (account, id) each, in one request before the batch's threads
         start: each integration's first job then sends after its claim alone. Its later jobs, which may wait for
         their turn (pacing), read their integration again, as every job did before."""
-        self._read_ahead = self.store.get_many(keys)
+        try:
+            self._read_ahead = self.store.get_many(keys)
+        except (BotoCoreError, ClientError):  # throttled…: each job reads its own integration, as it can retry alone
+            logger.warning("Reading the batch's integrations at once failed; each job reads its own", exc_info=True)
+            self._read_ahead = {}
 
     def deliver(self, job: DeliveryJob, attempt: int, holder: str | None = None) -> Outcome | None:
         """One attempt of ``job`` by the SQS message ``holder`` (its message id), unless the delivery is claimed by
