@@ -308,9 +308,11 @@ def test_nothing_is_dropped_when_a_burst_exceeds_the_pace(api: Api, slack: FakeS
 
 
 def test_records_are_grouped_by_integration() -> None:
-    record = {"messageId": "m1", "body": '{"integrationId": "i_1"}'}
+    record = {"messageId": "m1", "body": '{"accountId": "acct_1", "integrationId": "i_1"}'}
     assert batch.integration_of(record) == "i_1"
     assert batch.integration_of({"messageId": "m2", "body": "not json"}) == "message:m2"
+    assert batch.integration_of({"messageId": "m3", "body": '["i_1"]'}) == "message:m3"
+    assert batch.integrations_of([record, {"messageId": "m2", "body": "{}"}, record]) == [("acct_1", "i_1")] * 2
 
 
 def _event_id(request: Recorded) -> str:

@@ -25,24 +25,24 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 MAX_WORKERS = 10  # the dispatcher's BatchSize: every group of a full batch gets its thread
 
 
+def job_of(record: dict[str, Any]) -> tuple[str, str] | None:
+    """The (account, integration) a deliveries-queue record's job names, or None when its body cannot say."""
+    try:
+        body = json.loads(record["body"])
+        return str(body["accountId"]), str(body["integrationId"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def integration_of(record: dict[str, Any]) -> str:
     """The group of a deliveries-queue record: its job's integration (a record that cannot say is alone)."""
-    try:
-        return str(json.loads(record["body"])["integrationId"])
-    except (KeyError, TypeError, ValueError):
-        return f"message:{record.get('messageId')}"
+    named = job_of(record)
+    return named[1] if named else f"message:{record.get('messageId')}"
 
 
 def integrations_of(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The (account, integration) each deliveries-queue record names, in order (one that cannot say is left out)."""
-    named = []
-    for record in records:
-        try:
-            body = json.loads(record["body"])
-            named.append((str(body["accountId"]), str(body["integrationId"])))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return named
+    return [named for named in map(job_of, records) if named]
 
 
 class ConcurrentBatchProcessor(BatchProcessor):
