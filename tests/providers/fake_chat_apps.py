@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
+import jsonschema_rs
 from google.protobuf import json_format
 from rfc3339_validator import validate_rfc3339
 
@@ -48,8 +49,16 @@ def adaptive_card_validator() -> jsonschema.protocols.Validator:
 
 
 def adaptive_card_problems(card: Any) -> list[str]:
-    """Why the schema rejects ``card`` (empty when it is a valid Adaptive Card)."""
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in adaptive_card_validator().iter_errors(card)]
+    """Why the schema rejects ``card`` (empty when it is a valid Adaptive Card), its formats (``uri-reference``…)
+    included, which ``jsonschema`` checks only with optional packages."""
+    errors = adaptive_card_validator().iter_errors(card)
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+    return problems or [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in _formats().iter_errors(card)]
+
+
+@cache
+def _formats() -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(json.loads(ADAPTIVE_CARD_SCHEMA.read_text()), validate_formats=True)
 
 
 class FakeTeams(FakeReceiver):

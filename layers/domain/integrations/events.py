@@ -12,7 +12,7 @@ Only an event that cannot be routed is refused (ValidationFailed, with the reaso
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -45,12 +45,15 @@ _SEVERITY_OF_TYPE: dict[str, Severity] = {"finding.critical": "critical", "findi
 
 
 def _moment_or_now(value: Any) -> str:
-    """``occurredAt`` as sent when it is an ISO 8601 time with a zone, otherwise the time it was received."""
+    """``occurredAt`` as sent when it is an ISO 8601 time with a zone, otherwise the time it was received (also when it
+    is so near year 1 or 9999 that it has no UTC time: providers are given it in UTC)."""
     if isinstance(value, str):
         try:
-            if datetime.fromisoformat(value).tzinfo is not None:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                moment.astimezone(UTC)
                 return value
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     return clock.iso(clock.now())
 

@@ -69,13 +69,12 @@ def parse_since(text: str, now: datetime) -> datetime:
         ) from None
     if since.tzinfo is None:
         raise ValidationFailed("Invalid since", [FieldError("since", "must include a time zone, e.g. Z")])
-    since = since.astimezone(UTC)
-    if since < now - RETENTION or since > now:
+    if since < now - RETENTION or since > now:  # compared first: near year 1 or 9999, a time has no UTC time
         raise ValidationFailed(
             "since must be within the delivery log's 30 days, and not in the future",
             [FieldError("since", f"must be within the last 30 days (from {clock.iso(now - RETENTION)}), not later")],
         )
-    return since
+    return since.astimezone(UTC)
 
 
 def recovery_id(integration_id: str, since: datetime, newest: int) -> str:

@@ -11,8 +11,8 @@ def now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """``2026-04-10T16:30:22Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2026-04-10T16:30:22Z`` (RFC 3339: four digits of year, which strftime does not give before year 1000)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def new_id() -> str:

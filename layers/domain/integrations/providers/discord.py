@@ -150,7 +150,7 @@ def message(delivery: Delivery) -> dict[str, Any]:
     for value_limit in (MAX_FIELD_VALUE, 600, 300, 150, 60):
         embed = _embed(delivery, value_limit)
         body = {
-            "content": messages.truncate(messages.headline(delivery), MAX_CONTENT),
+            "content": messages.truncate(messages.unlinked(messages.headline(delivery)), MAX_CONTENT),
             "embeds": [embed],
             "allowed_mentions": {"parse": []},
         }
@@ -167,7 +167,7 @@ def _embed(delivery: Delivery, value_limit: int) -> dict[str, Any]:
         "fields": [
             {
                 "name": messages.truncate(label, MAX_FIELD_NAME),
-                "value": messages.truncate(value, value_limit),
+                "value": messages.truncate(messages.unlinked(value), value_limit),
                 "inline": label not in ("Target", "Occurred"),
             }
             for label, value in messages.facts(delivery)
@@ -176,7 +176,7 @@ def _embed(delivery: Delivery, value_limit: int) -> dict[str, Any]:
         "timestamp": messages.occurred(delivery),
     }
     url = messages.link(delivery)
-    if url and url.startswith(("https://", "http://")) and len(url) <= 2048:
+    if url:
         embed["url"] = url
     return embed
 

@@ -62,10 +62,10 @@ ERROR_LIMIT = 200
 # what a digest keeps per finding (all of a scan's findings share one DynamoDB item of at most 400 KB).
 SUBJECT_LIMIT = 255
 DIGEST_TITLE_LIMIT = 500
-MAX_LINK = 2048  # a longer finding link is left out of a digest (a cut URL leads nowhere)
 NO_ALERTS = "No alerts during this scan."
 SMTP_UNREACHABLE = "The SMTP server could not be reached or stopped answering"
 # Anything shaped like an address, so that no recipient reaches a delivery log through a provider's error text.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 controls, NUL, ESC and DEL among them
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
 _RANK: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
@@ -143,7 +143,7 @@ def digest_item(finding: Finding) -> dict[str, Any]:
         "id": messages.key_part(finding.id),
         "title": messages.truncate(finding.title, DIGEST_TITLE_LIMIT) if finding.title else None,
         "severity": finding.severity,
-        "url": finding.url if finding.url and len(finding.url) <= MAX_LINK else None,
+        "url": messages.web_link(finding.url),
     }
 
 
@@ -195,7 +195,7 @@ def _render(delivery: Delivery, subject: str, findings: list[dict[str, Any]] | N
     """Subject, text and HTML; ``findings`` is None for an alert and a (possibly empty) list for a digest."""
     subject = messages.truncate(_one_line(subject), SUBJECT_LIMIT)
     facts = _facts(delivery)
-    url = _web_link(messages.link(delivery))
+    url = messages.link(delivery)
     footer = (
         f"You receive this email because the Apviso integration “{delivery.integration_name}” "
         "sends these notifications to this address."
@@ -207,10 +207,11 @@ def _facts(delivery: Delivery) -> list[tuple[str, str]]:
     """The shared facts, plus what the producer tells about a scan's end: findings by severity, why it failed."""
     scan = delivery.event.data.scan
     extra = (scan.model_extra if scan else None) or {}
-    facts = messages.facts(delivery)
+    facts = [(label, _one_line(value)) for label, value in messages.facts(delivery)]
     counts = extra.get("findings")
     if isinstance(counts, dict):
-        counted = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if isinstance(counts.get(s), int))
+        # type(), not isinstance: a bool is an int, and would read "True high".
+        counted = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if type(counts.get(s)) is int)
         if counted:
             facts.append(("Findings", counted))
     if isinstance(extra.get("error"), str) and extra["error"]:
@@ -260,7 +261,7 @@ def _html_findings(findings: list[dict[str, Any]], cell: str) -> str:
     rows = []
     for finding in findings:
         title = _escape(_finding_title(finding))
-        link = _web_link(finding["url"])
+        link = finding["url"]
         shown = f'<a href="{_escape(link)}">{title}</a>' if link else title
         rows.append(f"<tr><td {cell}>{_escape(_severity(finding))}</td><td {cell}>{shown}</td></tr>")
     header = f"<tr><th {cell}>Severity</th><th {cell}>Finding</th></tr>"
@@ -276,16 +277,12 @@ def _finding_title(finding: dict[str, Any]) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line of visible characters: a header (RFC 5322) or a fact must not carry controls."""
+    return " ".join(_CONTROLS.sub(" ", text).split())
 
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=True)
-
-
-def _web_link(url: str | None) -> str | None:
-    """``url`` when it is an http(s) link; anything else (``javascript:``…) is never made clickable."""
-    return url if url and urlsplit(url).scheme in ("http", "https") else None
 
 
 def _send(delivery: Delivery, context: SendContext, message: Message) -> Outcome:

@@ -242,7 +242,7 @@ def markdown(delivery: Delivery) -> str:
         f"- **{label}:** {escape(messages.truncate(value, MAX_VALUE))}" for label, value in messages.facts(delivery)
     ]
     url = messages.link(delivery)
-    if url and url.startswith(("https://", "http://")) and len(url) <= 2048 and not re.search(r"[\s<>]", url):
+    if url:
         lines += ["", f"[View in Apviso](<{url}>)"]
     lines += ["", f"_Opened by Apviso for the integration “{escape(delivery.integration_name)}”._"]
     return messages.truncate("\n".join(lines), MAX_BODY)

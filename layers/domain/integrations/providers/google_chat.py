@@ -148,14 +148,13 @@ def message(delivery: Delivery) -> dict[str, Any]:
 def _message(delivery: Delivery, limit: int) -> dict[str, Any]:
     headline = messages.truncate(messages.headline(delivery), limit)
     url = messages.link(delivery)
-    usable_url = url if url and url.startswith(("https://", "http://")) and len(url) <= 2048 else None
     widgets: list[dict[str, Any]] = [
         {"decoratedText": {"topLabel": label, "text": html.escape(messages.truncate(value, limit)), "wrapText": True}}
         for label, value in messages.facts(delivery)
     ]
     sections: list[dict[str, Any]] = [{"widgets": widgets}]
-    if usable_url:
-        button = {"text": LINK_TEXT, "onClick": {"openLink": {"url": usable_url}}}
+    if url:
+        button = {"text": LINK_TEXT, "onClick": {"openLink": {"url": url}}}
         sections.append({"widgets": [{"buttonList": {"buttons": [button]}}]})
     card = {
         "cardId": "apviso-event",
@@ -165,7 +164,7 @@ def _message(delivery: Delivery, limit: int) -> dict[str, Any]:
         },
     }
     body: dict[str, Any] = {
-        "text": plain(f"{headline}\n{usable_url}" if usable_url else headline),
+        "text": plain(f"{headline}\n{url}" if url else headline),
         "cardsV2": [card],
     }
     key = thread_key(delivery)

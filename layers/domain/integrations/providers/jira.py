@@ -10,7 +10,8 @@ Decisions:
   sends the issue once more without priority.
 - The summary is the headline on one line, cut to 255 UTF-16 code units (Jira counts as Java does) with an
   ellipsis; the description is an Atlassian Document Format doc, since REST v3 refuses plain strings, with its
-  heading and each fact cut to 1000 characters and no link longer than 2048 (Jira takes 32,767 characters).
+  heading and each fact cut to 1000 characters and no link longer than 2048 (Jira takes 32,767 characters);
+  a link that is not an http(s) URL is left out.
 - A finding id longer than 128 characters is hashed into the keys above.
 - Jira's own error texts (``errorMessages`` and ``errors``) go into Outcome.error, scrubbed of credentials.
 - The test route checks the credentials and the project with GET /rest/api/3/project/{key}; it creates
@@ -43,10 +44,9 @@ from integrations.providers.once_per_finding import create_once, record_key
 
 # Jira's documented limits: a summary of 255 characters on one line, a description of 32,767. Event text is cut
 # to them with an ellipsis: the description's heading and each fact to DESCRIPTION_TEXT_LIMIT, and a link longer
-# than MAX_LINK is left out (a cut URL leads nowhere), which keeps the whole description far below Jira's limit.
+# than messages.MAX_LINK is left out (messages.web_link), which keeps the whole description far below Jira's limit.
 SUMMARY_LIMIT = 255
 DESCRIPTION_TEXT_LIMIT = 1000
-MAX_LINK = 2048
 DEFAULT_ISSUE_TYPE = "Bug"
 PRIORITIES = {"critical": "Highest", "high": "High", "medium": "Medium", "low": "Low", "info": "Lowest"}
 
@@ -216,7 +216,7 @@ def description(delivery: Delivery) -> dict[str, Any]:
         {"type": "bulletList", "content": facts},
     ]
     url = messages.link(delivery)
-    if url and len(url) <= MAX_LINK:
+    if url:
         content.append(_paragraph(_text("View in Apviso", [{"type": "link", "attrs": {"href": url}}])))
     content.append(_paragraph(_text(f"Created by Apviso for the integration “{delivery.integration_name}”.")))
     return {"type": "doc", "version": 1, "content": content}

@@ -8,7 +8,9 @@ limits beside its code and cuts with ``truncate``, so that a cut is always visib
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from integrations.platform import clock
 from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
@@ -16,6 +18,9 @@ from integrations.providers.delivery import TEST_EVENT_TYPE, Delivery
 ELLIPSIS = "…"
 HEADLINE_TARGET_LIMIT = 80  # a long target must not push a finding's title out of a cut headline
 MAX_KEY_PART = 128  # an id inside a storage or deduplication key; longer ids are hashed (see key_part)
+MAX_LINK = 2048  # Discord's and Chat's limit for a link, and more than any real one: a longer link is left out
+# RFC 3986's characters (unreserved, reserved, percent): no space, quote, angle bracket or non-ASCII character.
+_URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
@@ -76,12 +81,32 @@ def occurred(delivery: Delivery) -> str:
 
 
 def link(delivery: Delivery) -> str | None:
-    """The most useful URL: the finding, else the report, else the scan."""
+    """The most useful link the event gives, as ``web_link`` accepts it: the finding's, else the report's, else the
+    scan's."""
     data = delivery.event.data
     for part in (data.finding, data.report, data.scan):
-        if part is not None and part.url:
-            return part.url
+        if part is not None and (url := web_link(part.url)):
+            return url
     return None
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when every provider can make it a link: an absolute http(s) URL with a host, of URI characters only
+    and at most MAX_LINK long. Anything else (``javascript:``, a relative path, a space, an unclosed ``[``) is never
+    sent as a link: chat apps refuse a whole message for one bad button URL, and a cut URL leads nowhere."""
+    if not url or len(url) > MAX_LINK or not _URI.fullmatch(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def unlinked(text: str) -> str:
+    """Event text with Markdown's link syntax broken (a zero-width space), so that a finding title, which comes from
+    the scanned site, cannot render a disguised link where Markdown is read (Teams, Discord)."""
+    return text.replace("](", "]\u200b(")
 
 
 def truncate(text: str, limit: int) -> str:

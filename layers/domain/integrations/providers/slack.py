@@ -5,7 +5,8 @@ What is sent: a JSON POST to the integration's webhook URL with
   (at most 40,000 characters);
 - ``blocks``: a header (severity emoji for findings, at most 150 characters), a section with the facts
   (severity, target, scan, finding, schedule, event type, time; each value at most 500 characters, the section
-  at most 3000) and, when the event has a link of at most 3000 characters, a button to it;
+  at most 3000) and, when the event has a link (``messages.web_link``: http(s), at most 2048 characters), a
+  button to it;
 - ``channel`` when the integration sets one. Only legacy webhooks honour it: webhooks created by a Slack
   app post to the channel chosen at install time and silently ignore the override.
 
@@ -34,7 +35,6 @@ SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 # Slack's documented limits; event text is cut to them with an ellipsis (events may carry strings of any length).
 MAX_HEADER = 150  # Block Kit's limit for a header's text
 MAX_SECTION = 3000  # ... and for a section's text
-MAX_BUTTON_URL = 3000  # ... and for a button's URL: a longer link gets no button (a cut URL leads nowhere)
 MAX_TEXT = 40_000  # the top-level ``text``, which Slack would cut itself past this
 MAX_FACT = 500  # each fact's value, so that one long value cannot push the others out of the section
 LINK_TEXT = "Open in Apviso"
@@ -134,7 +134,7 @@ def blocks(delivery: Delivery) -> list[dict[str, Any]]:
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, MAX_SECTION)}},
     ]
     url = messages.link(delivery)
-    if url and len(url) <= MAX_BUTTON_URL:
+    if url:
         button = {"type": "button", "text": {"type": "plain_text", "text": LINK_TEXT}, "url": url}
         result.append({"type": "actions", "elements": [button]})
     return result

@@ -114,7 +114,7 @@ def hec_event(delivery: Delivery) -> dict[str, Any]:
     """HEC's event envelope around the webhook body."""
     config: SplunkConfig = delivery.config
     scan = delivery.event.data.scan
-    target_host = urlsplit(scan.target).hostname if scan and scan.target and "://" in scan.target else None
+    target_host = _host(scan.target) if scan and scan.target else None
     body: dict[str, Any] = {
         "time": datetime.fromisoformat(delivery.event.occurredAt).timestamp(),
         "host": target_host or "apviso",
@@ -125,6 +125,14 @@ def hec_event(delivery: Delivery) -> dict[str, Any]:
     if config.index:
         body["index"] = config.index
     return body
+
+
+def _host(target: str) -> str | None:
+    """The host of a scan target given as a URL; None for a bare name or what Python cannot parse (``https://[x``)."""
+    try:
+        return urlsplit(target).hostname if "://" in target else None
+    except ValueError:
+        return None
 
 
 def _detail(answer: dict[str, Any]) -> str | None:

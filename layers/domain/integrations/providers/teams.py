@@ -120,7 +120,7 @@ def message(delivery: Delivery) -> dict[str, Any]:
 def card(delivery: Delivery, headline_limit: int = MAX_HEADLINE, fact_limit: int = MAX_FACT) -> dict[str, Any]:
     """The Adaptive Card: headline, facts, and a button to the event's link."""
     severity = delivery.event.severity
-    headline = messages.truncate(plain(messages.headline(delivery)), headline_limit)
+    headline = messages.truncate(messages.unlinked(messages.headline(delivery)), headline_limit)
     heading: dict[str, Any] = {
         "type": "TextBlock",
         "text": headline,
@@ -131,7 +131,7 @@ def card(delivery: Delivery, headline_limit: int = MAX_HEADLINE, fact_limit: int
     if severity:
         heading["color"] = COLOURS[severity]
     facts = [
-        {"title": label, "value": messages.truncate(plain(value), fact_limit)}
+        {"title": label, "value": messages.truncate(messages.unlinked(value), fact_limit)}
         for label, value in messages.facts(delivery)
     ]
     result: dict[str, Any] = {
@@ -142,11 +142,6 @@ def card(delivery: Delivery, headline_limit: int = MAX_HEADLINE, fact_limit: int
         "body": [heading, {"type": "FactSet", "facts": facts}],
     }
     url = messages.link(delivery)
-    if url and len(url) <= 2048:
+    if url:
         result["actions"] = [{"type": "Action.OpenUrl", "title": LINK_TEXT, "url": url}]
     return result
-
-
-def plain(text: str) -> str:
-    """Event text with Markdown's link syntax broken (a zero-width space), so it cannot render a disguised link."""
-    return text.replace("](", "]\u200b(")
