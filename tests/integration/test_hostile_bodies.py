@@ -113,3 +113,22 @@ def test_a_body_without_a_content_type_is_taken_when_it_is_json(api: Api) -> Non
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     status, body = send(api, "POST", "/v1/integrations", json.dumps(SEED["create_request"]).encode(), form)
     assert status == 400 and body["error"]["message"] == "Content-Type must be application/json"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["Application/JSON", "APPLICATION/JSON; charset=utf-8", "application/merge-patch+json", "application/vnd.api+json"],
+)
+def test_a_json_body_is_taken_whatever_the_case_or_suffix_of_its_json_media_type(
+    api: Api, integration_id: str, content_type: str
+) -> None:
+    header = {"Content-Type": content_type}
+
+    status, created = send(api, "POST", "/v1/integrations", json.dumps(SEED["create_request"]).encode(), header)
+    assert status == 201, created
+    status, updated = send(api, "PATCH", f"/v1/integrations/{integration_id}", b'{"name": "Renamed"}', header)
+    assert (status, updated["name"]) == (200, "Renamed")
+    assert_refused(
+        *send(api, "PATCH", f"/v1/integrations/{integration_id}", b'{"name": "Renamed"', header),
+        "Request body is not valid JSON",
+    )

@@ -99,8 +99,8 @@ def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
     if len(raw) > MAX_BODY_BYTES:
         return PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if raw and media_type and media_type != "application/json" and not media_type.endswith("+json"):
+    content_type = headers.get("content-type", "")
+    if raw and content_type.strip() and not _json_media_type(content_type):
         return ValidationFailed("Content-Type must be application/json", [FieldError("body", "not JSON")])
     if not raw.strip():
         return None
@@ -112,6 +112,32 @@ def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
     except bounded_json.UnreadableJson as error:
         return ValidationFailed("Request body is not valid JSON", [FieldError("body", error.reason)])
     return None
+
+
+def _json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _as_application_json(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``event`` with its JSON media type written ``application/json``: Powertools parses a body under that lower-case
+    prefix only, and raises (a 500) for ``Application/JSON`` or ``application/merge-patch+json``, which are JSON too."""
+    headers = event.get("headers") or {}
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    if content_type.strip().startswith("application/json") or not _json_media_type(content_type):
+        return event
+    return {
+        **event,
+        "headers": {**_without_content_type(headers), "Content-Type": "application/json"},
+        "multiValueHeaders": {
+            **_without_content_type(event.get("multiValueHeaders")),
+            "Content-Type": ["application/json"],
+        },
+    }
+
+
+def _without_content_type(headers: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {name: value for name, value in (headers or {}).items() if name.lower() != "content-type"}
 
 
 def _body_bytes(event: Mapping[str, Any]) -> bytes:
@@ -143,7 +169,7 @@ class _Resolver(APIGatewayRestResolver):
                 origin = {k.lower(): v for k, v in (event.get("headers") or {}).items()}.get("origin")
                 headers.update(self._cors.to_dict(origin))
             return {"statusCode": refused.status, "headers": headers, "body": body}
-        return super().resolve(event, context)
+        return super().resolve(_as_application_json(event), context)
 
 
 def build_app(router: Router) -> APIGatewayRestResolver:
