@@ -233,6 +233,15 @@ def test_an_error_page_quoting_the_url_is_scrubbed(slack: FakeSlack) -> None:
     assert_no_credential(outcome, slack)
 
 
+def test_the_token_of_the_url_quoted_alone_is_scrubbed(slack: FakeSlack) -> None:
+    token = FakeSlack.PATH.rsplit("/", 1)[-1]
+    slack.script(Reply(404, f"no_service: token {token} is unknown"))
+
+    outcome = deliver(slack)
+
+    assert outcome.error is not None and "token [redacted] is unknown" in outcome.error
+
+
 def test_an_answer_slower_than_the_timeout_is_retried(slack: FakeSlack, short_read_timeout: float) -> None:
     slack.script(Reply(200, "ok", delay=5))
     started = time.monotonic()

@@ -188,6 +188,25 @@ def test_header_values_that_http_cannot_carry_are_refused_at_validation() -> Non
     assert "invalid value" in message and "secret-value" not in message
 
 
+def test_a_header_name_that_is_no_name_is_refused_without_being_quoted() -> None:
+    pasted = "Authorization: Bearer sk_live_0c1d2e3f4a5b"  # a whole header line pasted as the name
+
+    with pytest.raises(ValidationError) as refused:
+        WebhookConfig.model_validate({"headers": {pasted: "x"}})
+
+    message = refused.value.errors()[0]["msg"]
+    assert "not a valid HTTP header name" in message and "sk_live" not in message
+
+
+def test_a_token_of_the_url_quoted_alone_is_scrubbed(endpoint: FakeWebhookReceiver) -> None:
+    endpoint.script(Reply(401, {"error": "unknown hook apviso-hook-7f3e91 or bad token query-token-5f2a9c"}))
+    delivery = make_delivery(Webhook, {"url": endpoint.url + "/hooks/apviso-hook-7f3e91?token=query-token-5f2a9c"})
+
+    outcome = Webhook.send(delivery, send_context())
+
+    assert outcome.error is not None and "unknown hook [redacted] or bad token [redacted]" in outcome.error
+
+
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 def test_any_2xx_is_success(endpoint: FakeWebhookReceiver, status: int) -> None:
     endpoint.script(Reply(status))

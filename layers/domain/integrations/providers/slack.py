@@ -26,7 +26,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo
 
 from integrations.providers import http, messages
-from integrations.providers.base import Provider, ProviderModel, SendContext, allows_local, check_destination_url
+from integrations.providers.base import (
+    Provider,
+    ProviderModel,
+    SendContext,
+    allows_local,
+    check_destination_url,
+    with_url_parts,
+)
 from integrations.providers.delivery import Delivery, Outcome
 
 # The webhook URL is a credential; outside the local stack it must be Slack's own host, so a
@@ -97,9 +104,8 @@ class Slack(Provider):
 
     @classmethod
     def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
-        """The webhook URL, and its path alone too: an error page may quote the path without the host."""
-        values = super().secret_values(credentials, config)
-        return [*values, *(urlsplit(value).path for value in values)]
+        """The webhook URL, and its path and its last segment (the token) alone: an error may quote them."""
+        return with_url_parts(super().secret_values(credentials, config))
 
 
 def message(delivery: Delivery) -> dict[str, Any]:

@@ -39,7 +39,6 @@ import re
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -47,7 +46,7 @@ from integrations.catalog import EVENT_TYPES, EventType
 from integrations.events import Finding, Identifier, Report, Scan, Schedule
 from integrations.platform import clock
 from integrations.providers import http
-from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url
+from integrations.providers.base import Provider, ProviderModel, SendContext, check_destination_url, with_url_parts
 from integrations.providers.delivery import Delivery, Outcome
 
 MAX_HEADERS = 20
@@ -82,7 +81,10 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
         raise ValueError(f"at most {MAX_HEADERS} headers")
     for name, value in headers.items():
         if not _TOKEN.match(name):
-            raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            # Not echoed: what is no header name is often a whole header line pasted, its token included.
+            raise ValueError(
+                "a header name is not a valid HTTP header name (at most 128 letters, digits and !#$%&'*+-.^_`|~)"
+            )
         if is_reserved_header(name):
             raise ValueError(f"header {name!r} is set by the service and cannot be overridden")
         # ASCII only, or the HTTP client could not send it. The value is never echoed: it often holds a token.
@@ -140,10 +142,9 @@ class Webhook(Provider):
 
     @classmethod
     def secret_values(cls, credentials: ProviderModel, config: ProviderModel) -> list[str]:
-        """Also the URL's path and query: they often hold a token, and error pages quote them without the host."""
-        values = super().secret_values(credentials, config)
-        urls = [urlsplit(value) for value in values if value.startswith(("https://", "http://"))]
-        return [*values, *(url.path for url in urls), *(url.query for url in urls)]
+        """Also the URL's path, last segment, query and query values: they often hold a token, and an error page
+        may quote one alone."""
+        return with_url_parts(super().secret_values(credentials, config))
 
 
 class EventReference(BaseModel):
