@@ -103,6 +103,17 @@ def test_public_destinations_are_accepted(api: Api, network: FakeNetwork) -> Non
     assert network.connects == [], "validation resolves, it never connects"
 
 
+def test_a_host_is_read_as_delivery_connects_to_it(api: Api, network: FakeNetwork) -> None:
+    # getaddrinfo's IDNA 2003 maps a fullwidth letter or an ideographic full stop; the HTTP client's IDNA 2008, which
+    # delivery uses, refuses them: create refuses them too rather than keep an integration that can never deliver.
+    for url in ("https://\uff45xample.com/hook", "https://example\u3002com/hook"):
+        reply = create(api, "webhook", {"url": url})
+        assert (reply.status, field_errors(reply)) == (400, [("credentials.url", "must be a valid URL")])
+    network.add("xn--bcher-kva.example", PUBLIC_V4)
+    assert create(api, "webhook", {"url": "https://B\u00dcCHER.example/hook"}).status == 201
+    assert network.lookups == ["xn--bcher-kva.example"], "the name delivery looks up"
+
+
 def test_allow_local_destinations_admits_local_hosts_without_a_lookup(
     api: Api, network: FakeNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:

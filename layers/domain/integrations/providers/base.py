@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, ValidationInfo
 from pydantic.fields import FieldInfo
+from urllib3.util import parse_url
 
 from integrations.catalog import EventType
 from integrations.platform.errors import FieldError, ValidationFailed, field_path
@@ -141,7 +142,10 @@ def check_destination_url(value: str, info: ValidationInfo) -> str:
     try:
         parts = urlsplit(value)
         port = parts.port
-    except ValueError:
+        # The host as the HTTP client will connect to it (IDNA 2008): getaddrinfo's older IDNA would map names that
+        # delivery then refuses (fullwidth letters, an ideographic full stop), so they are refused here too.
+        host = parse_url(value).host
+    except ValueError:  # urllib3's LocationParseError is one
         raise ValueError("must be a valid URL") from None
     allowed = ("https", "http") if allows_local(info) else ("https",)
     if parts.scheme not in allowed:
@@ -151,7 +155,7 @@ def check_destination_url(value: str, info: ValidationInfo) -> str:
     if parts.username or parts.password:
         raise ValueError("must not contain a user name or password")
     if not allows_local(info) and checks_addresses(info):
-        check_destination_host(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        check_destination_host(host or parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return value
 
 
