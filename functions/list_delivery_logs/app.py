@@ -31,7 +31,7 @@ router = Router()
 )
 def list_delivery_logs(
     id: str,  # noqa: A002 - the seed's name
-    page: Annotated[int, Query(ge=1, le=100_000, description="Page number (not used with cursor)")] = 1,
+    page: Annotated[int, Query(ge=1, description="Page number (not used with cursor)")] = 1,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries per page (max 100)")] = 20,
     status: Annotated[DeliveryStatus | None, Query(description="Only attempts with this status")] = None,
     event: Annotated[LoggedEvent | None, Query(description="Only attempts of this event type")] = None,
