@@ -98,8 +98,7 @@ def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
         return ValidationFailed("Request body is not valid UTF-8", [FieldError("body", "not valid UTF-8")])
     if len(raw) > MAX_BODY_BYTES:
         return PayloadTooLarge(f"Request body must be at most {MAX_BODY_BYTES // 1024} KB")
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type", "")
+    content_type = _header(event, "content-type")
     if raw and content_type.strip() and not _json_media_type(content_type):
         return ValidationFailed("Content-Type must be application/json", [FieldError("body", "not JSON")])
     if not raw.strip():
@@ -114,6 +113,11 @@ def _refuse_body(event: Mapping[str, Any]) -> ServiceError | None:
     return None
 
 
+def _header(event: Mapping[str, Any], name: str) -> str:
+    """A request header's value, its name (lower case) matched in any case; empty when the request has none."""
+    return next((value for key, value in (event.get("headers") or {}).items() if key.lower() == name), "")
+
+
 def _json_media_type(content_type: str) -> bool:
     media_type = content_type.split(";")[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
@@ -122,13 +126,12 @@ def _json_media_type(content_type: str) -> bool:
 def _as_application_json(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """``event`` with its JSON media type written ``application/json``: Powertools parses a body under that lower-case
     prefix only, and raises (a 500) for ``Application/JSON`` or ``application/merge-patch+json``, which are JSON too."""
-    headers = event.get("headers") or {}
-    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    content_type = _header(event, "content-type")
     if content_type.strip().startswith("application/json") or not _json_media_type(content_type):
         return event
     return {
         **event,
-        "headers": {**_without_content_type(headers), "Content-Type": "application/json"},
+        "headers": {**_without_content_type(event.get("headers")), "Content-Type": "application/json"},
         "multiValueHeaders": {
             **_without_content_type(event.get("multiValueHeaders")),
             "Content-Type": ["application/json"],
@@ -166,8 +169,7 @@ class _Resolver(APIGatewayRestResolver):
             body = json.dumps(error_body(refused.code, refused.message, refused.details))
             headers = {"Content-Type": "application/json"}
             if self._cors is not None:  # the console must be able to read this answer too
-                origin = {k.lower(): v for k, v in (event.get("headers") or {}).items()}.get("origin")
-                headers.update(self._cors.to_dict(origin))
+                headers.update(self._cors.to_dict(_header(event, "origin")))
             return {"statusCode": refused.status, "headers": headers, "body": body}
         return super().resolve(_as_application_json(event), context)
 
